@@ -8,7 +8,6 @@ which costs a small constant number of gradient evaluations and never forms H.
 """
 
 import jax
-import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 
@@ -32,4 +31,3 @@ def hessian(f, x):
 
 
 __all__ = ["hvp", "hessian"]
-del jnp
