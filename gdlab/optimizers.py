@@ -1,0 +1,157 @@
+"""Optimizers by name: every one is an ``optax.GradientTransformation``.
+
+A step of any optimizer here is ``w ← w + u`` with ``u = update(g, state, w)``; the
+minus sign of descent lives in exactly one transform, ``optax.scale_by_learning_rate``,
+as in optax itself. The named optimizers are optax's own aliases, with hyperparameter
+names exactly as optax spells them::
+
+    sgd         u = −η g
+    momentum    v ← β v + g,  u = −η v                       (heavy ball, Polyak 1964)
+    nesterov    v ← β v + g,  u = −η (β v + g)               (Sutskever et al. 2013 form)
+    adagrad     s ← s + g²,   u = −η g / (√s + ε)
+    rmsprop     s ← ρ s + (1 − ρ) g²,  u = −η g / √(s + ε)
+    adam        m, v moving averages of g, g²; u = −η m̂ / (√v̂ + ε)
+    adamw       adam plus decoupled weight decay −η λ w
+    sign_descent        u = −η sign(g)                       (fixed-size steps)
+    normalized_gd       u = −η g / ‖g‖                        (direction only)
+    lbfgs       quasi-Newton with optax's zoom line search (needs value, grad, value_fn)
+
+The defaults are optax's, which are not always the textbook's (optax's Adagrad starts
+its accumulator at 0.1, for instance): pass textbook values explicitly when
+reproducing a book. Wherever gdlab takes an optimizer, any optax transformation works.
+
+Example::
+
+    opt = gdlab.optimizers.make("momentum", learning_rate=0.6, momentum=0.5)
+"""
+
+import inspect
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+
+def scale_by_sign() -> optax.GradientTransformation:
+    """Replace each gradient coordinate by its sign: g ↦ sign(g)."""
+    return optax.stateless_with_tree_map(lambda g, _: jnp.sign(g))
+
+
+def scale_by_inverse_norm(eps: float = 1e-12) -> optax.GradientTransformation:
+    """Rescale the whole gradient to unit global norm: g ↦ g / (‖g‖ + eps)."""
+
+    def update(updates, params=None):
+        del params
+        norm = optax.tree.norm(updates)
+        return jax.tree.map(lambda g: g / (norm + eps), updates)
+
+    return optax.stateless(update)
+
+
+def sign_descent(learning_rate) -> optax.GradientTransformation:
+    """Sign descent, u = −η·sign(g): every coordinate moves exactly η per step."""
+    return optax.chain(scale_by_sign(), optax.scale_by_learning_rate(learning_rate))
+
+
+def normalized_gd(learning_rate, eps: float = 1e-12) -> optax.GradientTransformation:
+    """Normalised gradient descent, u = −η·g/‖g‖: the step length is always η."""
+    return optax.chain(scale_by_inverse_norm(eps), optax.scale_by_learning_rate(learning_rate))
+
+
+def momentum(learning_rate, momentum: float = 0.9) -> optax.GradientTransformation:
+    """Heavy-ball momentum: v ← β·v + g, u = −η·v (``optax.sgd`` with ``momentum``)."""
+    return optax.sgd(learning_rate, momentum=momentum)
+
+
+def nesterov(learning_rate, momentum: float = 0.9) -> optax.GradientTransformation:
+    """Nesterov momentum: v ← β·v + g, u = −η·(β·v + g)."""
+    return optax.sgd(learning_rate, momentum=momentum, nesterov=True)
+
+
+def sgd(learning_rate) -> optax.GradientTransformation:
+    """Plain gradient descent, u = −η·g."""
+    return optax.sgd(learning_rate)
+
+
+_FACTORIES: dict[str, Callable[..., optax.GradientTransformation]] = {
+    "sgd": sgd,
+    "momentum": momentum,
+    "nesterov": nesterov,
+    "adagrad": optax.adagrad,
+    "rmsprop": optax.rmsprop,
+    "adam": optax.adam,
+    "adamw": optax.adamw,
+    "sign_descent": sign_descent,
+    "normalized_gd": normalized_gd,
+    "lbfgs": optax.lbfgs,
+}
+
+
+def register(name: str, factory: Callable[..., optax.GradientTransformation]) -> None:
+    """Add a named optimizer: ``factory(**hyperparameters) -> GradientTransformation``."""
+    _FACTORIES[name] = factory
+
+
+def names() -> list[str]:
+    """The optimizer names ``make`` knows, sorted."""
+    return sorted(_FACTORIES)
+
+
+def factory(name: str) -> Callable[..., optax.GradientTransformation]:
+    """The function behind ``name``: hyperparameters in, transformation out."""
+    if name not in _FACTORIES:
+        raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(names())}")
+    return _FACTORIES[name]
+
+
+def hyperparameter_names(name: str) -> list[str]:
+    """The keyword arguments optimizer ``name`` accepts (optax's names)."""
+    return list(inspect.signature(factory(name)).parameters)
+
+
+def check_hyperparameters(name: str, hyperparameters: dict) -> None:
+    """Raise ``ValueError`` for unknown names or a negative concrete learning rate."""
+    valid = hyperparameter_names(name)
+    unknown = sorted(set(hyperparameters) - set(valid))
+    if unknown:
+        raise ValueError(
+            f"optimizer {name!r} has no hyperparameter {', '.join(map(repr, unknown))}; "
+            f"valid: {', '.join(valid)}"
+        )
+    lr = hyperparameters.get("learning_rate")
+    if lr is not None and not callable(lr) and not isinstance(lr, jax.core.Tracer):
+        if np.any(np.asarray(lr) < 0):
+            raise ValueError(f"learning_rate must be >= 0, got {lr}")
+
+
+def make(name: str, **hyperparameters) -> optax.GradientTransformation:
+    """The optimizer ``name`` with the given hyperparameters (optax's names).
+
+    Example::
+
+        make("adam", learning_rate=1e-3, b1=0.9)
+        make("sgd", learning_rate=gdlab.schedules.make("cosine", init_value=0.3,
+                                                       decay_steps=100))
+    """
+    check_hyperparameters(name, hyperparameters)
+    return factory(name)(**hyperparameters)
+
+
+def resolve(optimizer) -> optax.GradientTransformation:
+    """Accept a name (default hyperparameters) or any optax transformation."""
+    if isinstance(optimizer, str):
+        try:
+            return make(optimizer)
+        except TypeError as error:
+            raise ValueError(
+                f"optimizer {optimizer!r} needs hyperparameters ({error}); "
+                f"use gdlab.optimizers.make({optimizer!r}, learning_rate=...)"
+            ) from None
+    if isinstance(optimizer, optax.GradientTransformation):
+        return optimizer
+    raise ValueError(
+        f"expected an optimizer name or an optax.GradientTransformation, got {optimizer!r}; "
+        f"valid names: {', '.join(names())}"
+    )
