@@ -1,0 +1,116 @@
+"""Result files: plain, self-describing JSON and PNG figures, written atomically.
+
+A result is a dict with ``experiment``, ``config``, ``metrics``, ``series`` and ``meta``.
+JSON has no NaN or infinity: non-finite numbers are written as ``null`` (read back as
+None; ``gdlab.plotting.array`` turns them into NaN for drawing). Every file is written
+to a temporary name in the same folder and then renamed, so an interrupted write never
+leaves a half-written result behind: the previous file stays intact.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+RESULT_FILE = "result.json"
+
+
+def to_jsonable(value):
+    """Convert arrays, dataclasses, tuples and numpy scalars to JSON types; non-finite -> None."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if hasattr(value, "__array__") and not isinstance(value, np.generic | bool | int | float):
+        return to_jsonable(np.asarray(value).tolist())
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    raise TypeError(f"cannot store {type(value).__name__} in a result: {value!r}")
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through ``write(file_object)`` into a temporary file, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path, obj) -> None:
+    """Write ``obj`` as indented JSON, atomically. Raises before touching ``path`` if invalid."""
+    text = json.dumps(to_jsonable(obj), indent=1, allow_nan=False) + "\n"
+    _atomic_write(Path(path), lambda f: f.write(text.encode()))
+
+
+def read_json(path) -> dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+def save_figure(path, figure) -> None:
+    """Save a matplotlib figure as PNG atomically; byte-identical when redrawn."""
+    _atomic_write(
+        Path(path), lambda f: figure.savefig(f, format="png", metadata={"Software": None})
+    )
+
+
+def metadata() -> dict:
+    """Versions and platform, for the ``meta`` block of a result."""
+    import jax
+    import optax
+
+    import gdlab
+
+    return {
+        "gdlab": gdlab.__version__,
+        "jax": jax.__version__,
+        "optax": optax.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "backend": jax.default_backend(),
+        "x64": bool(jax.config.jax_enable_x64),
+    }
+
+
+def save(directory, result: dict, figures: dict | None = None) -> list[Path]:
+    """Write ``result.json`` and ``<name>.png`` for each figure into ``directory``."""
+    directory = Path(directory)
+    written = []
+    for name, figure in (figures or {}).items():
+        path = directory / f"{name}.png"
+        save_figure(path, figure)
+        written.append(path)
+    write_json(directory / RESULT_FILE, result)
+    written.append(directory / RESULT_FILE)
+    return written
+
+
+def load(path) -> dict:
+    """Load a result from its folder or its ``result.json`` path."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESULT_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"no result at {path}: run the experiment first")
+    return read_json(path)
