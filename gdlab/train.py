@@ -27,6 +27,7 @@ Optimizers whose update needs the loss itself (``optax.lbfgs``'s line search,
 """
 
 import functools
+import inspect
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -133,9 +134,9 @@ class Sweep:
 def _objective(loss_fn, has_data: bool, stochastic: bool):
     """Normalise the three loss shapes to f(params, data, key)."""
 
-    def f(params, data, key):
+    def f(params, data, key, **problem):
         args = (params, data) if has_data else (params,)
-        return loss_fn(*args, key=key) if stochastic else loss_fn(*args)
+        return loss_fn(*args, **problem, key=key) if stochastic else loss_fn(*args, **problem)
 
     return f
 
@@ -324,14 +325,35 @@ def _float_dtype(params, init_is_fn: bool):
     return jnp.result_type(*leaves)
 
 
+def _accepts(fn, name: str) -> bool:
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return True
+    return name in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
+def _problem_names(factory, names, loss_fn) -> tuple[str, ...]:
+    """Grid names the optimizer does not take go to loss_fn as keyword arguments."""
+    problem = tuple(n for n in names if not _accepts(factory, n))
+    for name in problem:
+        if not _accepts(loss_fn, name):
+            valid = [p for p in inspect.signature(factory).parameters]
+            raise ValueError(
+                f"grid name {name!r} is neither a hyperparameter of the optimizer "
+                f"(valid: {', '.join(valid)}) nor a keyword argument of loss_fn"
+            )
+    return problem
+
+
 def _static(value) -> bool:
     return value is None or isinstance(value, bool | str | optax.GradientTransformation)
 
 
 @_cached
 def _compiled_sweep(
-    loss_fn, eval_fn, factory, names, fixed, init_fn, num_steps, has_data, stochastic, factor,
-    record,
+    loss_fn, eval_fn, factory, names, problem_names, fixed, init_fn, num_steps, has_data,
+    stochastic, factor, record,
 ):
     objective = _objective(loss_fn, has_data, stochastic)
     evaluate = None if eval_fn is None else _objective(eval_fn, has_data, False)
@@ -342,9 +364,13 @@ def _compiled_sweep(
     def one(values, seed_key, params, data):
         init_key, run_key = jax.random.split(seed_key)
         p0 = init_fn(init_key) if init_fn is not None else params
-        optimizer = make(**fixed, **dict(zip(names, values, strict=True)))
+        point = dict(zip(names, values, strict=True))
+        optimizer = make(**fixed, **{k: point[k] for k in names if k not in problem_names})
+        problem = {k: point[k] for k in problem_names}
+        f = functools.partial(objective, **problem)
+        g = None if evaluate is None else functools.partial(evaluate, **problem)
         key = run_key if stochastic else None
-        return _simulate(objective, evaluate, optimizer, p0, data, key, num_steps, factor, record)
+        return _simulate(f, g, optimizer, p0, data, key, num_steps, factor, record)
 
     per_seed = jax.vmap(one, in_axes=(None, 0, None, None))
     return jax.jit(jax.vmap(per_seed, in_axes=(0, None, None, None)))
@@ -377,7 +403,10 @@ def sweep(
         random starts (one per seed).
       optimizer: an optimizer name (``optimizers.names()``) or a factory
         ``f(**hyperparameters) -> GradientTransformation``.
-      grid: {hyperparameter name: 1-D values}; several names give several axes.
+      grid: {name: 1-D values}; several names give several axes. Names the optimizer
+        does not take are passed to ``loss_fn`` as keyword arguments (traced), so a
+        problem parameter (an input, a curvature, a noise level) can be swept in the
+        same compiled call as the learning rate.
       seeds: None (no seed axis), a count n (seeds 0..n-1) or a list of ints. Each
         seed's key is split into an init key (for ``init(key)``) and a run key (for
         ``stochastic`` losses).
@@ -400,7 +429,6 @@ def sweep(
     arrays = _grid_arrays(grid, dtype)
     names = tuple(arrays)
     if isinstance(optimizer, str):
-        _optimizers.check_hyperparameters(optimizer, {**fixed, **arrays})
         factory = _optimizers.factory(optimizer)
     elif callable(optimizer):
         factory = optimizer
@@ -408,6 +436,11 @@ def sweep(
         raise ValueError(
             f"optimizer must be a name or a factory, got {optimizer!r}; "
             f"valid names: {', '.join(_optimizers.names())}"
+        )
+    problem_names = _problem_names(factory, names, loss_fn)
+    if isinstance(optimizer, str):
+        _optimizers.check_hyperparameters(
+            optimizer, {**fixed, **{k: arrays[k] for k in names if k not in problem_names}}
         )
     seed_values = _seed_array(seeds)
     if init_fn is not None and seed_values is None:
@@ -419,13 +452,13 @@ def sweep(
     has_data = data is not None
     p0 = None if init_fn is not None else params
     probe_params = init_fn(jax.random.key(0)) if init_fn is not None else params
-    _check_scalar_loss(
-        _objective(loss_fn, has_data, stochastic), probe_params, data,
-        jax.random.key(0) if stochastic else None,
+    probe = functools.partial(
+        _objective(loss_fn, has_data, stochastic), **{k: arrays[k][0] for k in problem_names}
     )
+    _check_scalar_loss(probe, probe_params, data, jax.random.key(0) if stochastic else None)
     compiled = _compiled_sweep(
-        loss_fn, eval_fn, factory, names, tuple(fixed.items()), init_fn, num_steps, has_data,
-        stochastic, divergence_factor, record_params,
+        loss_fn, eval_fn, factory, names, problem_names, tuple(fixed.items()), init_fn,
+        num_steps, has_data, stochastic, divergence_factor, record_params,
     )
     out = jax.device_get(compiled(jnp.asarray(points), keys, p0, data))
 
