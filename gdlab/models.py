@@ -158,9 +158,7 @@ def get_activation(name: str) -> Callable[[jax.Array], jax.Array]:
     try:
         return _ACTIVATION_FNS[name]
     except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}"
-        ) from None
+        raise ValueError(f"unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}") from None
 
 
 def init_weight(
