@@ -27,6 +27,9 @@ The coefficients come from one of four exact methods:
 back on ``"jvp"`` when the first choice fails (up to order 8, where its cost is still
 modest; beyond that it explains what to rewrite instead of running for hours).
 
+Every public function is jitted with ``f`` (and ``order``, ``method``) static, like
+``gdlab.curvature``: a call with the same f and shapes reuses the compiled program.
+
 Steps, directions and step sizes are taken in the precision of the parameters: ``d``
 is cast to the dtype of ``x`` leaf by leaf and ε to the dtype of the loss, so float32
 parameters give a float32 experiment and float64 stays float64.
@@ -34,6 +37,7 @@ parameters give a float32 experiment and float64 stays float64.
 
 import math
 import operator
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -76,6 +80,7 @@ class StepTerms(NamedTuple):
     gTHg: jax.Array  # scalar gᵀHg
 
 
+@partial(jax.jit, static_argnames=("f", "order", "method"))
 def coefficients(f, x, d, order, *, method="auto"):
     """Taylor coefficients c_0..c_order of t ↦ f(x + t·d) = Σ_k c_k t^k, exactly.
 
@@ -127,6 +132,7 @@ def coefficients(f, x, d, order, *, method="auto"):
         return _jvp_coefficients(f, x, d, order)
 
 
+@partial(jax.jit, static_argnames=("f", "order", "method"))
 def predicted_change(f, x, step, order, *, method="auto"):
     """Taylor model of f(x + step) − f(x) up to ``order``: Σ_{k=1..order} c_k.
 
@@ -140,6 +146,7 @@ def predicted_change(f, x, step, order, *, method="auto"):
     return jnp.sum(coefficients(f, x, step, order, method=method)[1:])
 
 
+@partial(jax.jit, static_argnames=("f",))
 def optimal_step(f, x):
     """ε* = gᵀg / gᵀHg, the best gradient step under the quadratic model (eq. 4.10).
 
@@ -160,6 +167,7 @@ def optimal_step(f, x):
     return OptimalStep(epsilon.astype(gTg.dtype), gTg, gTHg)
 
 
+@partial(jax.jit, static_argnames=("f",))
 def gradient_step_terms(f, x, epsilon):
     """First-order, second-order and actual change of f for the steps x − εg (eq. 4.9).
 
@@ -182,7 +190,7 @@ def gradient_step_terms(f, x, epsilon):
     Example:
       >>> t = gradient_step_terms(lambda x: x**2, 1.0, jnp.array([0.1, 0.5]))
       >>> t.actual        # = −ε·4 + ½ε²·8 exactly on a quadratic, up to round-off
-      Array([-0.36,  0.  ], dtype=float64)
+      Array([-0.36, -1.  ], dtype=float64)
     """
     x, f0, g, gTg, gTHg = _gradient_quantities(f, x)
     eps = jnp.asarray(epsilon).astype(f0.dtype)
@@ -194,6 +202,7 @@ def gradient_step_terms(f, x, epsilon):
     return StepTerms(eps, -eps * gTg, 0.5 * eps**2 * gTHg, actual, gTg, gTHg)
 
 
+@partial(jax.jit, static_argnames=("f",))
 def newton_step(f, x):
     """The Newton step −H⁻¹g, with the dense Hessian (small problems only).
 
