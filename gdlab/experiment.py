@@ -7,6 +7,9 @@
     def run(config) -> dict: ...              # {"metrics": {...}, "series": {...}}
     def plot(result) -> dict[str, Figure]: ...   # draws only from the stored result
 
+Experiments run with float64 enabled (``jax_enable_x64``), so textbook checks can be
+exact; each experiment picks its dtypes explicitly (float32 for network training).
+
 ``execute`` runs one: it calls ``run``, turns the output into plain JSON types (so
 ``plot`` sees exactly what ``gdlab plot`` will load later), draws, and writes
 ``result.json`` and the figures atomically into ``<results>/<name>/``.
@@ -66,6 +69,9 @@ class Experiment:
 
 def load(name: str) -> Experiment:
     """Import ``experiments/<name>.py``; unknown names raise ValueError listing the valid ones."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
     valid = names()
     if name not in valid:
         raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(valid) or '(none)'}")

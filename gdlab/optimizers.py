@@ -15,6 +15,7 @@ names exactly as optax spells them::
     sign_descent        u = −η sign(g)                       (fixed-size steps)
     normalized_gd       u = −η g / ‖g‖                        (direction only)
     lbfgs       quasi-Newton with optax's zoom line search (needs value, grad, value_fn)
+    hot_and_cold        u_i = ∓s by probing f(w ± s e_i)       (no gradient at all)
 
 The defaults are optax's, which are not always the textbook's (optax's Adagrad starts
 its accumulator at 0.1, for instance): pass textbook values explicitly when
@@ -32,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.flatten_util import ravel_pytree
 
 
 def scale_by_sign() -> optax.GradientTransformation:
@@ -75,6 +77,33 @@ def sgd(learning_rate) -> optax.GradientTransformation:
     return optax.sgd(learning_rate)
 
 
+def hot_and_cold(step_size) -> optax.GradientTransformationExtraArgs:
+    """"Hot and cold" learning: probe f(w ± s·e_i) and move each coordinate by ±s.
+
+    No gradient at all (Grokking Deep Learning, ch. 3): per coordinate, the update is
+    −s if f(w − s·e_i) < f(w + s·e_i), +s if it is greater, 0 on a tie. It needs the
+    loss itself (``value_fn``), costs 2n evaluations per step, and with a fixed s it can
+    never settle closer than s to the optimum.
+    """
+
+    def init(params):
+        del params
+        return optax.EmptyState()
+
+    def update(updates, state, params=None, *, value_fn=None, **extra):
+        del updates, extra
+        if value_fn is None or params is None:
+            raise ValueError("hot_and_cold needs params and value_fn (gdlab.train.run passes both)")
+        flat, unravel = ravel_pytree(params)
+        probes = jnp.eye(flat.size, dtype=flat.dtype) * step_size
+        up = jax.vmap(lambda e: value_fn(unravel(flat + e)))(probes)
+        down = jax.vmap(lambda e: value_fn(unravel(flat - e)))(probes)
+        step = jnp.where(down < up, -step_size, jnp.where(down > up, step_size, 0.0))
+        return unravel(step.astype(flat.dtype)), state
+
+    return optax.GradientTransformationExtraArgs(init, update)
+
+
 _FACTORIES: dict[str, Callable[..., optax.GradientTransformation]] = {
     "sgd": sgd,
     "momentum": momentum,
@@ -86,6 +115,7 @@ _FACTORIES: dict[str, Callable[..., optax.GradientTransformation]] = {
     "sign_descent": sign_descent,
     "normalized_gd": normalized_gd,
     "lbfgs": optax.lbfgs,
+    "hot_and_cold": hot_and_cold,
 }
 
 
