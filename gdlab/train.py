@@ -148,6 +148,9 @@ def _simulate(objective, evaluate, optimizer, params, data, key, num_steps, fact
     step_key = (lambda k: jax.random.fold_in(key, k)) if key is not None else (lambda k: None)
 
     def measure(p, k):
+        shape = jax.eval_shape(objective, p, data, step_key(k)).shape
+        if shape != ():
+            raise ValueError(f"loss_fn must return a scalar, got shape {shape}")
         value, grad = value_and_grad(p, data, step_key(k))
         recorded = value if evaluate is None else evaluate(p, data, None)
         return value, grad, recorded
@@ -202,15 +205,6 @@ def _check_steps(num_steps) -> None:
         raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
     if num_steps < 1:
         raise ValueError(f"num_steps must be >= 1, got {num_steps}")
-
-
-def _check_scalar_loss(objective, params, data, key) -> None:
-    try:
-        out = jax.eval_shape(objective, params, data, key)
-    except TypeError as error:
-        raise ValueError(f"loss_fn could not be called on these params: {error}") from None
-    if getattr(out, "shape", None) != ():
-        raise ValueError(f"loss_fn must return a scalar, got shape {getattr(out, 'shape', out)}")
 
 
 def _cached(maker):
@@ -274,7 +268,6 @@ def run(
     _check_steps(num_steps)
     optimizer = _optimizers.resolve(optimizer)
     has_data, stochastic = data is not None, key is not None
-    _check_scalar_loss(_objective(loss_fn, has_data, stochastic), params, data, key)
     compiled = _compiled_run(
         loss_fn, eval_fn, optimizer, num_steps, has_data, stochastic, divergence_factor,
         record_params,
@@ -451,11 +444,6 @@ def sweep(
     points = np.stack([m.ravel() for m in np.meshgrid(*arrays.values(), indexing="ij")], axis=-1)
     has_data = data is not None
     p0 = None if init_fn is not None else params
-    probe_params = init_fn(jax.random.key(0)) if init_fn is not None else params
-    probe = functools.partial(
-        _objective(loss_fn, has_data, stochastic), **{k: arrays[k][0] for k in problem_names}
-    )
-    _check_scalar_loss(probe, probe_params, data, jax.random.key(0) if stochastic else None)
     compiled = _compiled_sweep(
         loss_fn, eval_fn, factory, names, problem_names, tuple(fixed.items()), init_fn,
         num_steps, has_data, stochastic, divergence_factor, record_params,
