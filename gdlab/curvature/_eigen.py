@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.flatten_util import ravel_pytree
 
 from gdlab.curvature._lanczos import ritz
 from gdlab.curvature._operators import flat_operator, hessian
@@ -70,20 +71,19 @@ def start_vector(key, n, dtype):
     return v / jnp.linalg.norm(v)
 
 
-@partial(jax.jit, static_argnames=("f", "k", "largest", "method", "num_iters"))
-def _extreme(f, x, key, *, k, largest, method, num_iters):
-    flat, unravel, matvec = flat_operator(f, x)
+@partial(jax.jit, static_argnames=("f", "method", "num_iters"))
+def _spectrum(f, x, key, *, method, num_iters):
+    """Ritz values θ (ascending) and (coords, basis) with Ritz vectors = coords.T @ basis.
+
+    Dense: θ = all eigenvalues, coords = the eigenvector matrix, basis = None.
+    """
+    flat, _, matvec = flat_operator(f, x)
     if method == "dense":
-        theta, vecs = dense_eigh(f, x)
-        vecs = vecs.T
-    else:
-        k_start, k_restart = jax.random.split(key)
-        v0 = start_vector(k_start, flat.shape[0], flat.dtype)
-        theta, s, basis = ritz(matvec, v0, num_iters, key=k_restart)
-        vecs = s.T @ basis
-    if largest:
-        theta, vecs = theta[::-1], vecs[::-1]
-    return theta[:k], jax.vmap(unravel)(vecs[:k])
+        theta, vectors = dense_eigh(f, x)
+        return theta, vectors, None
+    k_start, k_restart = jax.random.split(key)
+    v0 = start_vector(k_start, flat.shape[0], flat.dtype)
+    return ritz(matvec, v0, num_iters, key=k_restart)
 
 
 def _eigenvalues(f, x, k, key, num_iters, method, return_vectors, largest):
@@ -94,15 +94,15 @@ def _eigenvalues(f, x, k, key, num_iters, method, return_vectors, largest):
     method = resolve_method(method, n)
     num_iters = default_num_iters(num_iters, n, k) if method == "lanczos" else None
     key = jax.random.key(0) if key is None else key
-    values, vectors = _extreme(
-        f, x, key, k=k, largest=largest, method=method, num_iters=num_iters
-    )
-    return (values, vectors) if return_vectors else values
+    theta, coords, basis = _spectrum(f, x, key, method=method, num_iters=num_iters)
+    pick = slice(None, -k - 1, -1) if largest else slice(None, k)  # descending / ascending
+    if not return_vectors:
+        return theta[pick]
+    vectors = coords[:, pick].T if basis is None else coords[:, pick].T @ basis
+    return theta[pick], jax.vmap(ravel_pytree(x)[1])(vectors)
 
 
-def top_eigenvalues(
-    f, x, k=1, *, key=None, num_iters=None, method="auto", return_vectors=False
-):
+def top_eigenvalues(f, x, k=1, *, key=None, num_iters=None, method="auto", return_vectors=False):
     """The k largest eigenvalues λ₁ ≥ … ≥ λ_k of the Hessian of ``f`` at ``x``.
 
     Lanczos with full reorthogonalisation on Hessian-vector products: m steps cost m
@@ -138,9 +138,7 @@ def top_eigenvalues(
     return _eigenvalues(f, x, k, key, num_iters, method, return_vectors, largest=True)
 
 
-def bottom_eigenvalues(
-    f, x, k=1, *, key=None, num_iters=None, method="auto", return_vectors=False
-):
+def bottom_eigenvalues(f, x, k=1, *, key=None, num_iters=None, method="auto", return_vectors=False):
     """The k smallest (most negative) eigenvalues λ_n ≤ … of the Hessian, ascending.
 
     Same algorithm, arguments and returns as ``top_eigenvalues``, taken from the other

@@ -1,5 +1,7 @@
 """The primitives: Hessian-vector products, dense Hessians, losses averaged over batches."""
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -47,17 +49,24 @@ def hessian(f, x, *, batch_size=None):
         computes the columns ``H e_i`` by ``hvp`` in chunks of that many
         (``lax.map(..., batch_size=...)``), which bounds that memory.
 
+    Compiled once per ``f`` object and shape.
+
     Example::
 
       >>> hessian(lambda p: p["a"] ** 2 * p["b"], {"a": 1.0, "b": 3.0})
       Array([[6., 2.], [2., 0.]], ...)
     """
+    if batch_size is not None and int(batch_size) < 1:
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size}")
+    return _hessian(f, x, batch_size=None if batch_size is None else int(batch_size))
+
+
+@partial(jax.jit, static_argnames=("f", "batch_size"))
+def _hessian(f, x, *, batch_size):
     flat, unravel = ravel_pytree(x)
     g = lambda z: f(unravel(z))
     if batch_size is None:
         return jax.hessian(g)(flat)
-    if int(batch_size) < 1:
-        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size}")
     column = lambda e: jax.jvp(jax.grad(g), (flat,), (e,))[1]
     return lax.map(column, jnp.eye(flat.shape[0], dtype=flat.dtype), batch_size=batch_size)
 

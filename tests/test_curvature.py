@@ -1,0 +1,365 @@
+"""gdlab.curvature against independent references.
+
+References: jax.hessian of the flattened function and central finite differences (for
+HVPs), NumPy's eigh / eigvalsh / trace of matrices built as A = Q diag(λ) Qᵀ (for the
+eigenvalue, trace and density estimators), and closed forms (Hutchinson's variance).
+Everything runs in float64 (conftest) unless a test passes float32 on purpose.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.flatten_util import ravel_pytree
+
+from gdlab import curvature
+
+# ----------------------------------------------------------------------------- helpers
+
+SHAPES = {"a": (7,), "b": (4, 5), "c": (3, 3)}  # a pytree of n = 36 parameters
+N_TREE = 36
+
+
+def _orthogonal(n, seed):
+    q, r = np.linalg.qr(np.random.default_rng(seed).normal(size=(n, n)))
+    return q * np.sign(np.diag(r))
+
+
+def _matrix(eigenvalues, seed=0):
+    """A = Q diag(λ) Qᵀ with a random orthogonal Q, as NumPy float64."""
+    lam = np.asarray(eigenvalues, dtype=np.float64)
+    q = _orthogonal(lam.size, seed)
+    return (q * lam) @ q.T
+
+
+def _tree_quadratic(a):
+    """f(x) = ½ zᵀ A z on the flattened dict pytree z = ravel(x): its Hessian is A."""
+    a = jnp.asarray(a)
+    return lambda x: 0.5 * ravel_pytree(x)[0] @ a @ ravel_pytree(x)[0]
+
+
+def _zeros_tree(dtype=jnp.float64):
+    return {k: jnp.zeros(s, dtype) for k, s in SHAPES.items()}
+
+
+def _flat_quadratic(a):
+    a = jnp.asarray(a)
+    return lambda w: 0.5 * w @ a @ w
+
+
+# Spectra used below (ascending for NumPy comparisons).
+RNG = np.random.default_rng(42)
+# Pytree problem: separated top and bottom ends, an indefinite middle.
+LAM_TREE = np.sort(np.concatenate([[9.0, 7.0, 6.0, -4.0, -3.0], RNG.uniform(-1, 2, N_TREE - 5)]))
+A_TREE = _matrix(LAM_TREE, seed=1)
+F_TREE = _tree_quadratic(A_TREE)
+
+# Larger problem (n = 300 > any default dense threshold used here): bulk + outliers.
+N_BIG = 300
+LAM_BIG = np.sort(
+    np.concatenate(
+        [
+            RNG.uniform(-1.0, -0.2, 120),
+            RNG.uniform(0.1, 2.0, 150),
+            RNG.uniform(3.0, 6.0, 25),
+            [20.0, 15.0, 12.0, -8.0, -6.0],
+        ]
+    )
+)
+A_BIG = _matrix(LAM_BIG, seed=2)
+F_BIG = _flat_quadratic(A_BIG)
+X_BIG = jnp.zeros(N_BIG)
+
+# Indefinite with |λ_min| > λ_max: power iteration must return the negative one.
+LAM_NEG = np.sort(np.concatenate([[-10.0, 6.0], np.linspace(-3, 3, 48)]))
+F_NEG = _flat_quadratic(_matrix(LAM_NEG, seed=3))
+X_NEG = jnp.zeros(50)
+
+
+def _mlp_problem():
+    """A tanh two-layer network with square loss on fixed data: n = 4·6 + 6 + 6·2 + 2 = 44."""
+    rng = np.random.default_rng(7)
+    params = {
+        "w1": jnp.asarray(rng.normal(size=(4, 6)) / 2),
+        "b1": jnp.asarray(rng.normal(size=(6,)) / 4),
+        "w2": jnp.asarray(rng.normal(size=(6, 2)) / 2),
+        "b2": jnp.zeros(2),
+    }
+    x = jnp.asarray(rng.normal(size=(32, 4)))
+    y = jnp.asarray(rng.normal(size=(32, 2)))
+
+    def loss(p, batch):
+        bx, by = batch
+        h = jnp.tanh(bx @ p["w1"] + p["b1"][None, :])
+        return jnp.mean((h @ p["w2"] + p["b2"][None, :] - by) ** 2)
+
+    return params, loss, (x, y)
+
+
+MLP_PARAMS, MLP_LOSS, MLP_DATA = _mlp_problem()
+MLP_F = lambda p: MLP_LOSS(p, MLP_DATA)
+
+
+def _dense_reference(f, x):
+    """Hessian by jax.hessian of the flattened function, as a NumPy array."""
+    flat, unravel = ravel_pytree(x)
+    return np.asarray(jax.jit(jax.hessian(lambda z: f(unravel(z))))(flat))
+
+
+H_MLP = _dense_reference(MLP_F, MLP_PARAMS)
+V_MLP = jax.tree.map(
+    lambda p: jnp.asarray(np.random.default_rng(p.size).normal(size=p.shape)), MLP_PARAMS
+)
+
+
+# ----------------------------------------------------------------------- hvp, hessian
+
+
+def test_hvp_equals_dense_hessian_times_v_on_a_pytree():
+    out = jax.jit(lambda v: curvature.hvp(MLP_F, MLP_PARAMS, v))(V_MLP)
+    assert jax.tree.structure(out) == jax.tree.structure(MLP_PARAMS)
+    expected = H_MLP @ np.asarray(ravel_pytree(V_MLP)[0])
+    np.testing.assert_allclose(ravel_pytree(out)[0], expected, rtol=1e-10, atol=1e-12)
+    # and a second, derivative-free reference: central differences of the gradient
+    eps = 1e-5
+    grad = jax.jit(
+        lambda s: ravel_pytree(
+            jax.grad(MLP_F)(jax.tree.map(lambda p, d: p + s * eps * d, MLP_PARAMS, V_MLP))
+        )[0]
+    )
+    fd = (grad(1.0) - grad(-1.0)) / (2 * eps)
+    np.testing.assert_allclose(ravel_pytree(out)[0], fd, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("batch_size", [None, 5])
+def test_hessian_of_a_quadratic_is_its_matrix(batch_size):
+    h = curvature.hessian(F_TREE, _zeros_tree(), batch_size=batch_size)
+    assert h.shape == (N_TREE, N_TREE) and h.dtype == jnp.float64
+    np.testing.assert_allclose(h, A_TREE, atol=1e-12)
+
+
+# ---------------------------------------------------------- extreme eigenvalues
+
+
+def test_lanczos_top_and_bottom_on_a_pytree_with_eigenvectors():
+    x = _zeros_tree()
+    top, vecs = curvature.top_eigenvalues(
+        F_TREE, x, k=3, method="lanczos", num_iters=30, return_vectors=True
+    )
+    np.testing.assert_allclose(top, LAM_TREE[::-1][:3], rtol=1e-9)
+    assert jax.tree.structure(vecs) == jax.tree.structure(x)
+    assert vecs["b"].shape == (3, 4, 5)
+    flat = np.asarray(jax.vmap(lambda t: ravel_pytree(t)[0])(vecs))  # (3, n) rows
+    np.testing.assert_allclose(flat @ flat.T, np.eye(3), atol=1e-8)  # orthonormal
+    np.testing.assert_allclose(flat @ A_TREE, top[:, None] * flat, atol=1e-6)  # A u = λ u
+
+    bottom = curvature.bottom_eigenvalues(F_TREE, x, k=2, method="lanczos", num_iters=30)
+    np.testing.assert_allclose(bottom, LAM_TREE[:2], rtol=1e-9)  # -4, -3: ascending
+
+
+def test_dense_method_gives_the_whole_spectrum():
+    values = curvature.top_eigenvalues(F_TREE, _zeros_tree(), k=N_TREE, method="dense")
+    np.testing.assert_allclose(values, np.linalg.eigvalsh(A_TREE)[::-1], atol=1e-10)
+
+
+def test_lanczos_recovers_both_ends_of_a_large_spectrum():
+    # 60 steps recover the separated ends of a 300-dimensional spectrum
+    top = curvature.top_eigenvalues(F_BIG, X_BIG, k=3, method="lanczos", num_iters=60)
+    np.testing.assert_allclose(top, [20.0, 15.0, 12.0], rtol=1e-8)
+    bottom = curvature.bottom_eigenvalues(F_BIG, X_BIG, k=2, method="lanczos", num_iters=60)
+    np.testing.assert_allclose(bottom, [-8.0, -6.0], rtol=1e-8)
+
+
+def test_lanczos_survives_invariant_subspaces_and_repeated_eigenvalues():
+    # three distinct eigenvalues: the Krylov space is exhausted after 3 steps, twice
+    lam = np.array([5.0, 5.0, 3.0, 3.0, 3.0] + [1.0] * 15)
+    f = _flat_quadratic(_matrix(lam, seed=6))
+    top = curvature.top_eigenvalues(f, jnp.zeros(20), k=5, method="lanczos", num_iters=12)
+    np.testing.assert_allclose(top, [5, 5, 3, 3, 3], rtol=1e-9)
+    # a zero Hessian (f linear) is a breakdown at the first step: zeros, not NaNs
+    zero = curvature.top_eigenvalues(jnp.sum, jnp.ones(20), k=2, method="lanczos", num_iters=5)
+    np.testing.assert_array_equal(zero, [0.0, 0.0])
+
+
+def test_power_iteration_finds_the_largest_magnitude_even_when_negative():
+    res = curvature.power_iteration(F_NEG, X_NEG, key=jax.random.key(1), num_iters=500, tol=1e-10)
+    np.testing.assert_allclose(res.value, -10.0, rtol=1e-9)
+    assert res.residual <= 1e-10 and 1 < res.num_iters < 500
+    # ... whereas the sharpness is the largest algebraic eigenvalue
+    np.testing.assert_allclose(curvature.sharpness(F_NEG, X_NEG, method="lanczos"), 6.0, rtol=1e-9)
+    bottom = curvature.bottom_eigenvalues(F_NEG, X_NEG, k=2, method="lanczos")
+    np.testing.assert_allclose(bottom, [-10.0, -3.0], rtol=1e-9)
+
+
+def test_power_iteration_on_a_positive_dominant_spectrum_and_a_pytree():
+    res = curvature.power_iteration(F_TREE, _zeros_tree(), key=jax.random.key(2), num_iters=2000)
+    np.testing.assert_allclose(res.value, 9.0, rtol=1e-9)
+    u = np.asarray(ravel_pytree(res.vector)[0])
+    np.testing.assert_allclose(abs(u @ np.linalg.eigh(A_TREE)[1][:, -1]), 1.0, atol=1e-5)
+
+
+def test_sharpness_of_a_tanh_mlp_equals_dense_eigvalsh():
+    expected = np.linalg.eigvalsh(H_MLP).max()
+    for method in ("dense", "lanczos"):
+        got = curvature.sharpness(MLP_F, MLP_PARAMS, method=method, num_iters=30)
+        np.testing.assert_allclose(got, expected, rtol=1e-9)
+
+
+def test_batched_loss_has_the_full_data_curvature():
+    x, y = MLP_DATA
+    batches = (x.reshape(4, 8, 4), y.reshape(4, 8, 2))
+    f = curvature.batched(MLP_LOSS, batches)
+    np.testing.assert_allclose(f(MLP_PARAMS), MLP_F(MLP_PARAMS), rtol=1e-12)
+    out = jax.jit(lambda v: curvature.hvp(f, MLP_PARAMS, v))(V_MLP)
+    expected = H_MLP @ np.asarray(ravel_pytree(V_MLP)[0])
+    np.testing.assert_allclose(ravel_pytree(out)[0], expected, rtol=1e-10)
+    split = [(x[8 * i : 8 * i + 8], y[8 * i : 8 * i + 8]) for i in range(4)]
+    got = curvature.sharpness(
+        curvature.batched(MLP_LOSS, split), MLP_PARAMS, method="lanczos", num_iters=30
+    )
+    np.testing.assert_allclose(got, np.linalg.eigvalsh(H_MLP).max(), rtol=1e-9)
+
+
+# ------------------------------------------------------------- trace and density
+
+
+def test_hutchinson_trace_within_four_standard_errors():
+    m = 400
+    est = curvature.hutchinson_trace(F_BIG, X_BIG, key=jax.random.key(3), num_samples=m)
+    assert abs(est.trace - np.trace(A_BIG)) <= 4 * est.stderr
+    # the standard error matches the closed-form variance 2 Σ_{i≠j} A_ij² of one probe
+    off = A_BIG - np.diag(np.diag(A_BIG))
+    assert 0.8 < est.stderr / np.sqrt(2 * np.sum(off**2) / m) < 1.25
+
+
+def test_hutchinson_is_exact_for_a_diagonal_hessian():
+    d = np.arange(1.0, 11.0)
+    est = curvature.hutchinson_trace(
+        _flat_quadratic(np.diag(d)), jnp.zeros(10), key=jax.random.key(4)
+    )
+    np.testing.assert_allclose(est.trace, d.sum(), rtol=1e-12)
+    assert est.stderr == 0.0
+
+
+def test_slq_density_integrates_to_one_and_matches_a_dense_histogram():
+    sd = curvature.spectral_density(
+        F_BIG, X_BIG, key=jax.random.key(5), num_probes=10, num_iters=60, method="lanczos"
+    )
+    assert sd.nodes.shape == sd.weights.shape == (10, 60) and sd.grid.shape == (512,)
+    np.testing.assert_allclose(np.trapezoid(sd.density, sd.grid), 1.0, atol=1e-3)
+    np.testing.assert_allclose(sd.weights.sum(axis=1), 1.0, rtol=1e-10)
+    assert sd.nodes.min() >= LAM_BIG.min() - 1e-8 and sd.nodes.max() <= LAM_BIG.max() + 1e-8
+    # mass of the broadened density below thresholds in the gaps and inside a bulk
+    cdf = np.concatenate(
+        [[0.0], np.cumsum(np.diff(sd.grid) * (sd.density[1:] + sd.density[:-1]) / 2)]
+    )
+    for threshold in (-0.6, 0.0, 1.0, 2.5, 8.0):
+        estimated = np.interp(threshold, sd.grid, cdf)
+        assert abs(estimated - np.mean(LAM_BIG < threshold)) < 0.05, threshold
+    # and the raw quadrature gives the fraction of negative eigenvalues
+    negative = np.mean(np.sum(sd.weights * (sd.nodes < 0), axis=1))
+    assert abs(negative - np.mean(LAM_BIG < 0)) < 0.05
+
+
+def test_dense_density_is_the_exact_histogram_broadened():
+    grid = np.linspace(-12.0, 14.0, 2001)
+    sd = curvature.spectral_density(
+        F_TREE, _zeros_tree(), key=jax.random.key(0), grid=grid, sigma=0.05
+    )
+    np.testing.assert_allclose(sd.nodes[0], np.linalg.eigvalsh(A_TREE), atol=1e-10)
+    np.testing.assert_allclose(np.trapezoid(sd.density, grid), 1.0, atol=1e-6)
+    in_bins = [
+        np.trapezoid(np.where((grid >= lo) & (grid < hi), sd.density, 0), grid)
+        for lo, hi in ((-5, -2.5), (5.5, 10))
+    ]
+    np.testing.assert_allclose(in_bins, [2 / N_TREE, 3 / N_TREE], atol=0.01)
+
+
+# --------------------------------------------------------- dtypes, compilation
+
+
+def test_float32_in_float32_out_and_float64_keeps_its_digits():
+    x32 = _zeros_tree(jnp.float32)
+    f32 = _tree_quadratic(A_TREE.astype(np.float32))
+    values, vecs = curvature.top_eigenvalues(
+        f32, x32, k=2, method="lanczos", num_iters=30, return_vectors=True
+    )
+    assert values.dtype == jnp.float32 and all(
+        v.dtype == jnp.float32 for v in jax.tree.leaves(vecs)
+    )
+    np.testing.assert_allclose(values, [9.0, 7.0], rtol=1e-4)
+    assert (
+        curvature.hutchinson_trace(f32, x32, key=jax.random.key(0), num_samples=4).trace.dtype
+        == jnp.float32
+    )
+    sd = curvature.spectral_density(f32, x32, key=jax.random.key(0))
+    assert sd.density.dtype == sd.nodes.dtype == jnp.float32
+    top64 = curvature.top_eigenvalues(F_TREE, _zeros_tree(), k=1, method="lanczos", num_iters=30)
+    assert top64.dtype == jnp.float64 and abs(top64[0] - 9.0) < 1e-12  # beyond float32
+
+
+def test_compiled_once_per_function_and_usable_under_jit():
+    traces = []
+
+    def f(w):
+        traces.append(None)
+        return jnp.sum(jnp.cos(w) * jnp.arange(1.0, 9.0))
+
+    for start in (0.1, 0.2):  # H = diag(−cos(w)·(1..8)), different points, one compilation
+        w = jnp.full(8, start)
+        got = curvature.top_eigenvalues(f, w, k=2, method="lanczos", num_iters=8)
+        np.testing.assert_allclose(
+            got, np.sort(-np.cos(start) * np.arange(1, 9))[::-1][:2], rtol=1e-9
+        )
+    first = len(traces)
+    curvature.top_eigenvalues(f, jnp.full(8, 0.3), k=2, method="lanczos", num_iters=8)
+    assert len(traces) == first
+    jitted = jax.jit(lambda w: curvature.sharpness(F_NEG, w, method="lanczos"))
+    np.testing.assert_allclose(jitted(X_NEG), 6.0, rtol=1e-9)
+
+
+# ---------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: curvature.top_eigenvalues(F_NEG, X_NEG, k=51), "k=51"),
+        (lambda: curvature.top_eigenvalues(F_NEG, X_NEG, k=0), "k=0"),
+        (
+            lambda: curvature.top_eigenvalues(F_NEG, X_NEG, k=5, method="lanczos", num_iters=4),
+            "num_iters=4",
+        ),
+        (
+            lambda: curvature.bottom_eigenvalues(F_NEG, X_NEG, method="lanczos", num_iters=51),
+            "exceeds",
+        ),
+        (lambda: curvature.sharpness(F_NEG, X_NEG, method="arnoldi"), "auto, dense, lanczos"),
+        (lambda: curvature.power_iteration(F_NEG, X_NEG, num_iters=0), "num_iters"),
+        (lambda: curvature.power_iteration(F_NEG, X_NEG, tol=-1.0), "tol"),
+        (
+            lambda: curvature.hutchinson_trace(F_NEG, X_NEG, key=jax.random.key(0), num_samples=1),
+            "num_samples",
+        ),
+        (
+            lambda: curvature.spectral_density(F_NEG, X_NEG, key=jax.random.key(0), sigma=0.0),
+            "sigma",
+        ),
+        (
+            lambda: curvature.spectral_density(F_NEG, X_NEG, key=jax.random.key(0), num_probes=0),
+            "num_probes",
+        ),
+        (
+            lambda: curvature.spectral_density(
+                F_NEG, X_NEG, key=jax.random.key(0), grid=np.ones((2, 2))
+            ),
+            "grid",
+        ),
+        (lambda: curvature.hessian(F_NEG, X_NEG, batch_size=0), "batch_size"),
+        (lambda: curvature.batched(MLP_LOSS, []), "empty"),
+        (lambda: curvature.batched(MLP_LOSS, (jnp.ones((4, 2)), jnp.ones((3, 2)))), "leading"),
+    ],
+)
+def test_bad_input_raises_value_error(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
