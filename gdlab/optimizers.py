@@ -16,6 +16,8 @@ names exactly as optax spells them::
     normalized_gd       u = −η g / ‖g‖                        (direction only)
     lbfgs       quasi-Newton with optax's zoom line search (needs value, grad, value_fn)
     hot_and_cold        u_i = ∓s by probing f(w ± s e_i)       (no gradient at all)
+    add_gradient        u = +η g                              (wrong: climbs the loss)
+    multiply_gradient   w ← w ⊙ g, i.e. u = w ⊙ g − w          (wrong: moves off the minimum)
 
 The defaults are optax's, which are not always the textbook's (optax's Adagrad starts
 its accumulator at 0.1, for instance): pass textbook values explicitly when
@@ -104,6 +106,43 @@ def hot_and_cold(step_size) -> optax.GradientTransformationExtraArgs:
     return optax.GradientTransformationExtraArgs(init, update)
 
 
+def add_gradient(learning_rate=1.0) -> optax.GradientTransformation:
+    """The beginner's "add the gradient": u = +η·g, so w ← w + η·g (gradient *ascent*).
+
+    ``optax.scale_by_learning_rate`` with the minus sign left out. The gradient points
+    uphill, so every step raises the loss: on f(w) = (w − w*)², w − w* grows by the
+    factor 1 + 2η per step. Only the sign separates it from ``sgd``.
+
+    Example: ``make("add_gradient")`` on f(w) = w² from w = 1 gives 3, 9, 27, ...
+    """
+    return optax.scale_by_learning_rate(learning_rate, flip_sign=False)
+
+
+def replace_by_product() -> optax.GradientTransformation:
+    """Turn a step w ← w ⊙ g into an update: g ↦ w ⊙ g − w (needs ``params``)."""
+
+    def update(updates, params=None):
+        if params is None:
+            raise ValueError("replace_by_product needs params (gdlab.train.run passes them)")
+        return jax.tree.map(lambda g, w: w * g - w, updates, params)
+
+    return optax.stateless(update)
+
+
+def multiply_gradient() -> optax.GradientTransformation:
+    """The beginner's "multiply by the gradient": w ← w ⊙ g (element-wise), u = w ⊙ g − w.
+
+    No learning rate and no descent: the new weight is the product, so at the minimum
+    (g = 0) the weight jumps to 0, and elsewhere the step depends on the sign and the
+    size of w. On f(w) = (w − w*)² the map is w ← 2w(w − w*), whose fixed points are 0
+    and w* + ½, never the minimum w* (unless w* = 0).
+
+    Example: ``make("multiply_gradient")`` on f(w) = (w − 0.4)² from w = 1 gives
+    w = 1·2·0.6 = 1.2, then 1.92, ...
+    """
+    return replace_by_product()
+
+
 _FACTORIES: dict[str, Callable[..., optax.GradientTransformation]] = {
     "sgd": sgd,
     "momentum": momentum,
@@ -116,6 +155,8 @@ _FACTORIES: dict[str, Callable[..., optax.GradientTransformation]] = {
     "normalized_gd": normalized_gd,
     "lbfgs": optax.lbfgs,
     "hot_and_cold": hot_and_cold,
+    "add_gradient": add_gradient,
+    "multiply_gradient": multiply_gradient,
 }
 
 

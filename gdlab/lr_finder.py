@@ -1,0 +1,317 @@
+"""The learning-rate range test (Smith 2017; fastai's ``lr_find``): one run, a growing rate.
+
+One run of ``num_steps`` updates in which the learning rate grows geometrically,
+
+    η_k = η_min · (η_max / η_min)^(k / (num_steps − 1)),        k = 0 … num_steps − 1,
+
+records the loss each update produced, L_k = f(w_{k+1}) with w_{k+1} = w_k + u(η_k),
+and its bias-corrected exponential moving average (fastai's ``smooth_loss``)
+
+    a_k = β·a_{k−1} + (1 − β)·L_k,   a_{−1} = 0,        S_k = a_k / (1 − β^{k+1}).
+
+The run stops at the first k where L_k is not finite or S_k > stop_factor · min_{j≤k} S_j
+(the loss has blown up: by then the rate is past what the problem tolerates). The
+suggestions are read off the smoothed curve after dropping its first ``num_steps // 10``
+and last 5 points, as fastai does:
+
+    steep             η at the most negative slope (S_{k+1} − S_k) / (log η_{k+1} − log η_k)
+    minimum / 10      (η at the smallest S_k) / 10
+
+Unlike fastai, each η_k is paired with the loss *after* the step taken with it, not the
+loss of the batch it was applied to; and the test is one compiled ``lax.while_loop``
+that really stops at divergence. The rate is set through ``optax.inject_hyperparams``,
+so any optax optimizer that takes a ``learning_rate`` works, unchanged.
+
+Both suggestions are heuristics, not limits: on a quadratic the run diverges only
+once η has passed 2/λ_max for a while, and the smoothed curve lags the rate by about
+1/(1 − β) steps. Compare with a sweep of fixed rates (``gdlab.train.sweep``) when
+you can afford one.
+
+Example::
+
+    f = lambda w: 0.5 * 4.0 * w**2                  # λ = 4, so GD diverges above η = 0.5
+    test = lr_range_test(f, jnp.array(1.0), "sgd", min_lr=1e-3, max_lr=10.0, num_steps=200)
+    test.stopped_at, test.lr_steep, test.lr_min_over_10
+"""
+
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from gdlab import optimizers as _optimizers
+
+SKIP_END = 5  # fastai drops the last 5 recorded points before suggesting
+
+
+@dataclass(frozen=True)
+class RangeTest:
+    """The record of one range test (arrays have length ``num_steps``).
+
+    Attributes:
+      lrs: η_k, the rate of update k (geometric from min_lr to max_lr).
+      loss: L_k = f(w_{k+1}), the loss after update k; NaN after the stop.
+      smoothed_loss: S_k, the bias-corrected moving average of L; NaN after the stop.
+      initial_loss: f(w_0), before any update.
+      stopped_at: the k at which the run stopped on divergence, or None if it ran
+        through all ``num_steps`` updates.
+      lr_steep: the rate of steepest descent of S (None if too few points were left).
+      lr_min_over_10: the rate of the smallest S, divided by 10 (None likewise).
+    """
+
+    lrs: np.ndarray
+    loss: np.ndarray
+    smoothed_loss: np.ndarray
+    initial_loss: float
+    stopped_at: int | None
+    lr_steep: float | None
+    lr_min_over_10: float | None
+
+    @property
+    def status(self) -> str:
+        """"diverged" if the run stopped on divergence, else "ok"."""
+        return "ok" if self.stopped_at is None else "diverged"
+
+    @property
+    def num_evaluated(self) -> int:
+        """How many updates ran (stopped_at + 1, or num_steps)."""
+        return len(self.lrs) if self.stopped_at is None else self.stopped_at + 1
+
+    @property
+    def stop_lr(self) -> float | None:
+        """η at the stop, or None if the run did not stop."""
+        return None if self.stopped_at is None else float(self.lrs[self.stopped_at])
+
+    @property
+    def suggestions(self) -> dict[str, float | None]:
+        """{"steep": lr_steep, "minimum/10": lr_min_over_10}."""
+        return {"steep": self.lr_steep, "minimum/10": self.lr_min_over_10}
+
+
+def suggest(lrs, smoothed_loss, *, skip_start: int = 0, skip_end: int = SKIP_END):
+    """The two suggestions from a loss-vs-rate curve: (steepest-descent η, argmin η / 10).
+
+    Only the finite prefix of ``smoothed_loss`` counts; ``skip_start`` points are dropped
+    from its start and ``skip_end`` from its end. The steep rate is η_k for the k that
+    minimises (S_{k+1} − S_k) / (log η_{k+1} − log η_k) (the left end of the steepest
+    segment, as in fastai). Returns (None, None) when fewer than two points are left.
+
+    Example: ``suggest([0.1, 0.2, 0.4], [3.0, 1.0, 0.9])`` is ``(0.1, 0.04)``.
+    """
+    lrs = np.asarray(lrs, dtype=np.float64)
+    loss = np.asarray(smoothed_loss, dtype=np.float64)
+    if lrs.shape != loss.shape or lrs.ndim != 1:
+        raise ValueError(f"lrs and smoothed_loss must be 1-D of one length, got "
+                         f"{lrs.shape} and {loss.shape}")
+    bad = np.nonzero(~np.isfinite(loss))[0]
+    n = bad[0] if bad.size else loss.size
+    lrs, loss = lrs[skip_start:max(n - skip_end, 0)], loss[skip_start:max(n - skip_end, 0)]
+    if loss.size < 2:
+        return None, None
+    slopes = np.diff(loss) / np.diff(np.log(lrs))
+    return float(lrs[np.argmin(slopes)]), float(lrs[np.argmin(loss)] / 10)
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def _cached(maker):
+    """lru_cache that falls back to no caching for unhashable arguments."""
+    cached = functools.lru_cache(maxsize=32)(maker)
+
+    @functools.wraps(maker)
+    def wrapper(*args):
+        try:
+            return cached(*args)
+        except TypeError:
+            return maker(*args)
+
+    return wrapper
+
+
+def _is_static(value) -> bool:
+    return value is None or isinstance(value, bool | str | optax.GradientTransformation)
+
+
+@_cached
+def _compiled(loss_fn, factory, fixed, num_steps, has_data, stochastic):
+    fixed = dict(fixed)
+    static = tuple(k for k, v in fixed.items() if _is_static(v))
+    make = optax.inject_hyperparams(factory, static_args=static)
+
+    def objective(params, data, key):
+        args = (params, data) if has_data else (params,)
+        return loss_fn(*args, key=key) if stochastic else loss_fn(*args)
+
+    value_and_grad = jax.value_and_grad(objective)
+
+    def test(params, data, key, lrs, smoothing, stop_factor):
+        step_key = (lambda k: jax.random.fold_in(key, k)) if stochastic else (lambda k: None)
+        optimizer = optax.with_extra_args_support(make(learning_rate=lrs[0], **fixed))
+        value0, grad0 = value_and_grad(params, data, step_key(0))
+        dtype = value0.dtype
+        smoothing = smoothing.astype(dtype)
+        nan = jnp.full((num_steps,), jnp.nan, dtype)
+
+        def cond(carry):
+            return (carry[0] < num_steps) & ~carry[-1]
+
+        def body(carry):
+            k, params, state, value, grad, avg, best, loss, smooth, _ = carry
+            state = state._replace(hyperparams={**state.hyperparams, "learning_rate": lrs[k]})
+            value_fn = functools.partial(lambda p, kk: objective(p, data, step_key(kk)), kk=k)
+            updates, state = optimizer.update(
+                grad, state, params, value=value, grad=grad, value_fn=value_fn
+            )
+            params = optax.apply_updates(params, updates)
+            value, grad = value_and_grad(params, data, step_key(k + 1))
+            avg = smoothing * avg + (1 - smoothing) * value
+            smoothed = avg / (1 - smoothing ** (k + 1).astype(dtype))
+            best = jnp.minimum(best, smoothed)
+            stop = ~jnp.isfinite(value) | ~(smoothed <= stop_factor * best)
+            loss, smooth = loss.at[k].set(value), smooth.at[k].set(smoothed)
+            return k + 1, params, state, value, grad, avg, best, loss, smooth, stop
+
+        init = (
+            jnp.zeros((), jnp.int32), params, optimizer.init(params), value0, grad0,
+            jnp.zeros((), dtype), jnp.full((), jnp.inf, dtype), nan, nan, jnp.zeros((), bool),
+        )
+        k, *_, loss, smooth, stopped = jax.lax.while_loop(cond, body, init)
+        return {"initial_loss": value0, "loss": loss, "smoothed": smooth,
+                "stopped_at": jnp.where(stopped, k - 1, -1)}
+
+    return jax.jit(test)
+
+
+def _factory(optimizer, fixed: Mapping[str, Any]):
+    if isinstance(optimizer, str):
+        factory = _optimizers.factory(optimizer)  # unknown names: ValueError with the list
+        _optimizers.check_hyperparameters(optimizer, {**fixed, "learning_rate": 1.0})
+        return factory
+    if callable(optimizer) and not isinstance(optimizer, optax.GradientTransformation):
+        try:
+            parameters = inspect.signature(optimizer).parameters
+        except (TypeError, ValueError):
+            return optimizer
+        if "learning_rate" not in parameters and not any(
+            p.kind is p.VAR_KEYWORD for p in parameters.values()
+        ):
+            raise ValueError("the optimizer factory must take a learning_rate argument")
+        return optimizer
+    raise ValueError(
+        f"optimizer must be a name or a factory f(learning_rate, ...) -> "
+        f"GradientTransformation (a built transformation has its rate fixed), got "
+        f"{optimizer!r}; valid names: {', '.join(_optimizers.names())}"
+    )
+
+
+def _check(min_lr, max_lr, num_steps, smoothing, stop_factor) -> None:
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int | np.integer):
+        raise ValueError(f"num_steps must be an integer >= 2, got {num_steps!r}")
+    if num_steps < 2:
+        raise ValueError(f"num_steps must be >= 2, got {num_steps}")
+    if not (np.isfinite(min_lr) and np.isfinite(max_lr) and 0 < min_lr < max_lr):
+        raise ValueError(f"need 0 < min_lr < max_lr (finite), got {min_lr} and {max_lr}")
+    if not 0 <= smoothing < 1:
+        raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+    if stop_factor is not None and not stop_factor > 1:
+        raise ValueError(f"stop_factor must be > 1 (or None: stop only on NaN/inf), "
+                         f"got {stop_factor}")
+
+
+def lr_range_test(
+    loss_fn: Callable,
+    params,
+    optimizer: str | Callable[..., optax.GradientTransformation],
+    *,
+    min_lr: float,
+    max_lr: float,
+    num_steps: int,
+    smoothing: float = 0.98,
+    stop_factor: float | None = 4.0,
+    data=None,
+    key=None,
+    hyperparameters: Mapping[str, Any] | None = None,
+    skip_start: int | None = None,
+    skip_end: int = SKIP_END,
+) -> RangeTest:
+    """Run the learning-rate range test of ``optimizer`` on ``loss_fn`` from ``params``.
+
+    Args:
+      loss_fn: scalar loss, ``loss_fn(params)``, ``loss_fn(params, data)`` with ``data=``,
+        and with ``key=`` also ``key=k_t`` (a fresh key per step: minibatches).
+      params: the start, any pytree of float arrays (dtypes are kept).
+      optimizer: a name from ``gdlab.optimizers.names()`` or a factory
+        ``f(learning_rate, **hyperparameters) -> optax.GradientTransformation``
+        (e.g. ``optax.adam``).
+      min_lr, max_lr: the first and last rate, 0 < min_lr < max_lr.
+      num_steps: the number of updates (>= 2); η grows by (max_lr/min_lr)^(1/(num_steps−1))
+        per step.
+      smoothing: β of the moving average, in [0, 1) (0: no smoothing).
+      stop_factor: stop when S_k > stop_factor · min S; None stops only on NaN/inf.
+      data: optional data pytree passed as ``loss_fn(params, data)``.
+      key: optional PRNG key for stochastic losses (``loss_fn(..., key=k_t)``).
+      hyperparameters: fixed hyperparameters of the optimizer, e.g. {"b1": 0.9}.
+      skip_start, skip_end: points dropped before suggesting (default num_steps // 10
+        and 5, as fastai).
+
+    Returns:
+      A ``RangeTest`` (rates, raw and smoothed losses, stop step, suggestions).
+
+    Example::
+
+        f = lambda w: 0.5 * jnp.sum(jnp.array([1.0, 100.0]) * w**2)   # 2/λ_max = 0.02
+        t = lr_range_test(f, jnp.ones(2), "sgd", min_lr=1e-4, max_lr=1.0, num_steps=100)
+        t.status, t.stop_lr, t.lr_steep        # "diverged", a rate above 0.02, one below
+    """
+    _check(min_lr, max_lr, num_steps, smoothing, stop_factor)
+    fixed = dict(hyperparameters or {})
+    if "learning_rate" in fixed:
+        raise ValueError("the range test sets learning_rate itself: leave it out of "
+                         "hyperparameters")
+    factory = _factory(optimizer, fixed)
+    leaves = [x for x in jax.tree.leaves(params) if jnp.issubdtype(jnp.result_type(x),
+                                                                    jnp.floating)]
+    if not leaves:
+        raise ValueError("params must contain at least one floating-point array")
+    dtype = jnp.result_type(*leaves)
+    has_data, stochastic = data is not None, key is not None
+    probe = (params, data) if has_data else (params,)
+    try:
+        out = jax.eval_shape(
+            lambda *a: loss_fn(*a, key=key) if stochastic else loss_fn(*a), *probe
+        )
+    except TypeError as error:
+        raise ValueError(f"loss_fn could not be called on these params: {error}") from None
+    if getattr(out, "shape", None) != ():
+        raise ValueError(f"loss_fn must return a scalar, got shape {getattr(out, 'shape', out)}")
+
+    lrs = np.geomspace(min_lr, max_lr, num_steps)
+    compiled = _compiled(loss_fn, factory, tuple(fixed.items()), int(num_steps), has_data,
+                         stochastic)
+    out = jax.device_get(compiled(
+        params, data, key, jnp.asarray(lrs, dtype), jnp.asarray(smoothing, dtype),
+        jnp.asarray(np.inf if stop_factor is None else stop_factor, dtype),
+    ))
+    stopped_at = int(out["stopped_at"])
+    smoothed = np.asarray(out["smoothed"])
+    skip_start = num_steps // 10 if skip_start is None else skip_start
+    steep, minimum = suggest(lrs, smoothed, skip_start=skip_start, skip_end=skip_end)
+    return RangeTest(
+        lrs=np.asarray(lrs, dtype=np.result_type(dtype)),
+        loss=np.asarray(out["loss"]),
+        smoothed_loss=smoothed,
+        initial_loss=float(out["initial_loss"]),
+        stopped_at=None if stopped_at < 0 else stopped_at,
+        lr_steep=steep,
+        lr_min_over_10=minimum,
+    )
+
+
+__all__ = ["RangeTest", "lr_range_test", "suggest"]
