@@ -82,7 +82,7 @@ def test_deep_chain_init_and_gradient_closed_form():
     w = RNG.uniform(0.5, 1.5, size=5)
     x = 1.7
     expected = [x * np.prod(np.delete(w, i)) for i in range(5)]
-    np.testing.assert_allclose(jax.grad(m.apply)(jnp.asarray(w), x), expected, rtol=1e-14)
+    np.testing.assert_allclose(jax.jit(jax.grad(m.apply))(jnp.asarray(w), x), expected, rtol=1e-14)
     noisy = models.deep_chain(5, scale=0.8, noise=0.1).init(jax.random.key(1))
     assert not np.allclose(noisy, 0.8) and np.all(np.abs(noisy - 0.8) < 0.6)
 
