@@ -31,13 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def experiments_dir() -> Path:
     """Where experiment scripts live: $GDLAB_EXPERIMENTS, else the repository's experiments/."""
-    return Path(os.environ.get("GDLAB_EXPERIMENTS", ROOT / "experiments"))
+    return Path(os.environ.get("GDLAB_EXPERIMENTS") or ROOT / "experiments")
 
 
 def results_dir(quick: bool = False) -> Path:
     """Where results go: $GDLAB_RESULTS, else results/ (results-quick/ for --quick runs)."""
     default = ROOT / ("results-quick" if quick else "results")
-    return Path(os.environ.get("GDLAB_RESULTS", default))
+    return Path(os.environ.get("GDLAB_RESULTS") or default)
 
 
 def names() -> list[str]:
