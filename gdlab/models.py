@@ -162,9 +162,9 @@ def get_activation(name: str) -> Callable[[jax.Array], jax.Array]:
 
 
 def init_weight(
-    key: jax.Array, fan_in: int, fan_out: int, init: str, *, scale: float = 1.0, dtype=None
+    fan_in: int, fan_out: int, init: str = "xavier", *, key: jax.Array, scale=1.0, dtype=None
 ) -> jax.Array:
-    """One (fan_in, fan_out) weight matrix drawn by the rule called ``init``.
+    """One (fan_in, fan_out) weight matrix drawn from ``key`` by the rule called ``init``.
 
     ======================  =============================================
     ``"normal"``            w ~ N(0, scale²)
@@ -299,7 +299,7 @@ def mlp(
         keys = jax.random.split(key, len(sizes) - 1)
         return [
             {
-                "w": init_weight(k, n_in, n_out, weight_rule, scale=init_scale, dtype=dt),
+                "w": init_weight(n_in, n_out, weight_rule, key=k, scale=init_scale, dtype=dt),
                 "b": jnp.zeros((n_out,), dt),
             }
             for k, n_in, n_out in zip(keys, sizes[:-1], sizes[1:], strict=True)

@@ -203,7 +203,7 @@ def sample_var_tol(var, n, sigmas=5.0):
 )
 def test_init_variance(init, scale, var):
     fan_in, fan_out = 400, 600
-    w = np.asarray(models.init_weight(jax.random.key(3), fan_in, fan_out, init, scale=scale))
+    w = np.asarray(models.init_weight(fan_in, fan_out, init, key=jax.random.key(3), scale=scale))
     n = w.size
     assert abs(w.mean()) < 5 * math.sqrt(var / n)
     assert abs(w.var() - var) < sample_var_tol(var, n)
@@ -220,7 +220,7 @@ def test_mlp_uses_init_rule_and_distinct_layer_keys():
 @pytest.mark.parametrize("shape", [(300, 200), (200, 300)])
 def test_orthogonal_init(shape):
     gain = 1.7
-    w = np.asarray(models.init_weight(jax.random.key(0), *shape, "orthogonal", scale=gain))
+    w = np.asarray(models.init_weight(*shape, "orthogonal", key=jax.random.key(0), scale=gain))
     gram = w.T @ w if shape[0] >= shape[1] else w @ w.T
     np.testing.assert_allclose(gram, gain**2 * np.eye(min(shape)), atol=1e-12)
 
@@ -234,7 +234,7 @@ def test_bad_names_list_valid_ones():
     with pytest.raises(ValueError, match="xavier"):
         models.mlp([2, 2], init="lecun")
     with pytest.raises(ValueError, match="orthogonal"):
-        models.init_weight(jax.random.key(0), 2, 2, "zeros")
+        models.init_weight(2, 2, "zeros", key=jax.random.key(0))
     with pytest.raises(ValueError, match="relu"):
         models.get_activation("gelu")
 
