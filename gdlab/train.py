@@ -311,7 +311,7 @@ def _seed_array(seeds) -> np.ndarray | None:
 
 def _float_dtype(params, init_is_fn: bool):
     if init_is_fn:
-        params = jax.eval_shape(params, jax.random.key(0))
+        params = jax.eval_shape(lambda: params(jax.random.key(0)))
     leaves = [leaf for leaf in jax.tree.leaves(params) if jnp.issubdtype(leaf.dtype, jnp.floating)]
     if not leaves:
         raise ValueError("params must contain at least one floating-point array")
@@ -354,8 +354,8 @@ def _compiled_sweep(
     static = tuple(k for k, v in fixed.items() if _static(v))
     make = optax.inject_hyperparams(factory, static_args=static)
 
-    def one(values, seed_key, params, data):
-        init_key, run_key = jax.random.split(seed_key)
+    def one(values, seed, params, data):
+        init_key, run_key = jax.random.split(jax.random.key(seed))
         p0 = init_fn(init_key) if init_fn is not None else params
         point = dict(zip(names, values, strict=True))
         optimizer = make(**fixed, **{k: point[k] for k in names if k not in problem_names})
@@ -440,7 +440,7 @@ def sweep(
         raise ValueError("params is an init function: pass seeds= to say which keys to use")
     if stochastic and seed_values is None:
         raise ValueError("a stochastic loss needs seeds= (one key per seed)")
-    keys = jax.vmap(jax.random.key)(jnp.asarray(seed_values if seed_values is not None else [0]))
+    seed_array = np.asarray(seed_values if seed_values is not None else [0], dtype=np.uint32)
     points = np.stack([m.ravel() for m in np.meshgrid(*arrays.values(), indexing="ij")], axis=-1)
     has_data = data is not None
     p0 = None if init_fn is not None else params
@@ -448,7 +448,7 @@ def sweep(
         loss_fn, eval_fn, factory, names, problem_names, tuple(fixed.items()), init_fn,
         num_steps, has_data, stochastic, divergence_factor, record_params,
     )
-    out = jax.device_get(compiled(jnp.asarray(points), keys, p0, data))
+    out = jax.device_get(compiled(points, seed_array, p0, data))
 
     shape = tuple(a.size for a in arrays.values())
     axes = names
