@@ -137,11 +137,10 @@ def test_mlp_remedies_match_numpy(residual, normalize):
 
 def test_mlp_shapes_single_and_batched():
     m = models.mlp([40, 16, 10])
-    params = jax.jit(m.init)(jax.random.key(0))
-    apply = jax.jit(m.apply)
-    assert [(p["w"].shape, p["b"].shape) for p in params] == [((40, 16), (16,)), ((16, 10), (10,))]
-    assert all(p["w"].dtype == jnp.float64 and p["b"].dtype == jnp.float64 for p in params)
-    np.testing.assert_array_equal(params[0]["b"], 0.0)
+    shapes = jax.eval_shape(m.init, jax.random.key(0))  # shapes only: nothing to compile
+    assert [(p["w"].shape, p["b"].shape) for p in shapes] == [((40, 16), (16,)), ((16, 10), (10,))]
+    assert all(leaf.dtype == jnp.float64 for leaf in jax.tree.leaves(shapes))
+    params, apply = random_params([40, 16, 10]), jax.jit(m.apply)
     x = RNG.normal(size=(2, 3, 40))
     single, batched = apply(params, jnp.asarray(x[1, 2])), apply(params, jnp.asarray(x))
     assert single.shape == (10,) and batched.shape == (2, 3, 10)
@@ -151,9 +150,11 @@ def test_mlp_shapes_single_and_batched():
 
 def test_mlp_dtype_float32_explicit():
     m = models.mlp([4, 8, 2], dtype=jnp.float32)
-    params = jax.jit(m.init)(jax.random.key(0))
+    params = jax.eval_shape(m.init, jax.random.key(0))
     assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(params))
-    assert jax.jit(m.apply)(params, jnp.ones(4, jnp.float32)).dtype == jnp.float32
+    assert jax.eval_shape(m.apply, params, jnp.ones(4, jnp.float32)).dtype == jnp.float32
+    # dtypes follow the inputs: float32 params with float64 input give float64
+    assert jax.eval_shape(m.apply, params, jnp.ones(4)).dtype == jnp.float64
 
 
 def test_mlp_forward_returns_hidden_layers():
@@ -210,11 +211,12 @@ def test_init_variance(init, scale, var):
 
 
 def test_mlp_uses_init_rule_and_distinct_layer_keys():
-    m = models.mlp([300, 300, 300], "relu", "he")
-    p = jax.jit(m.init)(jax.random.key(0))
-    w0, w1 = np.asarray(p[0]["w"]), np.asarray(p[1]["w"])
-    assert abs(w0.var() - 2 / 300) < sample_var_tol(2 / 300, w0.size)
-    assert not np.allclose(w0, w1)
+    m = models.mlp([400, 600, 400, 600], "relu", "he")
+    p = m.init(jax.random.key(0))
+    w0, w2 = np.asarray(p[0]["w"]), np.asarray(p[2]["w"])
+    assert abs(w0.var() - 2 / 400) < sample_var_tol(2 / 400, w0.size)
+    assert not np.allclose(w0, w2)  # same shape, different keys
+    assert all(np.all(np.asarray(layer["b"]) == 0) for layer in p)
 
 
 @pytest.mark.parametrize("shape", [(300, 200), (200, 300)])
