@@ -108,10 +108,11 @@ def _cover(domain: Domain, points: Sequence[np.ndarray]) -> Domain:
     return tuple(out)
 
 
-def _make(name, loss, *, x0, argmin, fmin, domain, description, minima=None, info=None):
-    """A ``Problem`` with points in the default float dtype and a domain that covers them."""
+def _make(name, loss, *, x0, argmin, fmin, domain, description, minima=None, info=None, cover=True):
+    """A ``Problem`` with points in the default float dtype; with ``cover``, the domain
+    is widened to contain x0 and the minima."""
     minima = [argmin] if minima is None else list(minima)
-    if domain is not None and name != "x_cos":  # x_cos: the domain is the search box
+    if domain is not None and cover:
         domain = _cover(domain, [x0, *minima])
     return Problem(
         name=name,
@@ -417,6 +418,7 @@ def x_cos(c: float = 0.15 * math.pi, *, x0: float = 10.0, domain=(-10.0, 10.0)) 
         description=f"x·cos({c:.4g}·x) on [{lo:g}, {hi:g}]: non-convex, {len(minima)} local minima",
         minima=minima,
         info={"c": c},
+        cover=False,  # the domain is the search box: keep it as given
     )
 
 
