@@ -50,8 +50,9 @@ class Problem:
       name: registry name.
       loss: ``loss(x) -> scalar``, a pure jnp function (see the module notes on shapes).
       x0: the standard start point.
-      argmin: the minimiser gradient descent should find (for non-convex problems,
-        the one named in ``description``; ``minima`` lists the others).
+      argmin: a global minimiser (on ``domain`` for "x_cos"); where there are several
+        (Himmelblau), the one the builder's docstring names. For non-convex problems
+        gradient descent may well stop elsewhere, e.g. in a local minimum of Rastrigin.
       fmin: ``loss(argmin)``.
       domain: one ``(lo, hi)`` interval per coordinate, the box for plots (and the
         search box of "x_cos"); ``None`` above two dimensions.
