@@ -29,6 +29,10 @@ _FORMAT = 1  # bump when the cached arrays change meaning
 _MEMORY: dict[tuple, dict[str, np.ndarray]] = {}  # in-process cache
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
 def _cache_dir(cache_dir) -> str:
     """``cache_dir``, else ``$GDLAB_CACHE``, else ``~/.cache/gdlab``."""
     if cache_dir is None:
@@ -110,15 +114,11 @@ def mnist1d(seed: int = 0, *, num_samples: int = 5000, cache_dir=None) -> dict[s
         d = mnist1d(seed=0)
         d["x"].shape, d["y"].dtype        # (4000, 40), int32
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+    if not _is_int(seed) or not 0 <= seed < 2**32:
         raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
-    if (
-        not isinstance(num_samples, int)
-        or isinstance(num_samples, bool)
-        or num_samples < 10
-        or num_samples % 10
-    ):
+    if not _is_int(num_samples) or num_samples < 10 or num_samples % 10:
         raise ValueError(f"num_samples must be a positive multiple of 10, got {num_samples!r}")
+    seed, num_samples = int(seed), int(num_samples)
 
     from mnist1d.data import get_dataset_args
 
