@@ -1,0 +1,342 @@
+"""Only w − η·g descends: w + g climbs, w·g leaves the minimum, fixed-size steps never settle.
+
+Given the gradient g at w, a beginner might try w + g, w·g (element-wise) or w − η·g.
+Each is an optax transformation here (``add_gradient``, ``multiply_gradient``, ``sgd``;
+fixed-size steps are ``sign_descent``) and runs through the same ``train.run``:
+
+* w + η·g is gradient *ascent*: on f(w) = (w − w*)², w − w* grows by 1 + 2η per step.
+* w ← w·g is a map whose fixed points are 0 and w* + ½, not w*: started *at* the
+  minimum (g = 0) it jumps to 0; from (−½, w* + ½) it settles at 0, elsewhere it explodes.
+* w − η·g shrinks w − w* by 1 − 2η per step and stops where g = 0.
+* w ← w − s·sign(g) moves exactly s every step: from 0.833 towards 0.437 with s = 0.01
+  it overshoots after 40 steps and then bounces between 0.433 and 0.443 forever,
+  while a step proportional to the gradient slows down as it arrives. The floor is the
+  step size itself (the "hot and cold" problem in another form).
+
+Run:    gdlab run update_rules      (or: python experiments/update_rules.py --help)
+Writes: results/update_rules/result.json, rules.png, fixed_steps.png
+Expect: ~15 s on a 2-core CPU. 1-D, η = 0.1: add climbs by 1.2 per step (= 1 + 2η) to
+        w = 582; multiply sends the minimum to exactly 0 and ends near 0 (loss 0.19 = w*²);
+        subtract is 5e-5 from w* after 40 steps. Sign steps of 0.01 pass w* at step 40,
+        then stay 0.004 and 0.006 from it forever; over 50 step sizes the floor equals the
+        closed form to 1e-14, no iterate gets closer, every move is exactly s.
+"""
+
+from dataclasses import dataclass
+
+import jax.numpy as jnp
+import numpy as np
+
+import gdlab
+from gdlab import plotting
+
+
+@dataclass(frozen=True)
+class Config:
+    optimum: float = 0.437  # w* of the 1-D loss f(w) = (w − w*)²
+    start: float = 0.833  # w0 of the 1-D runs
+    learning_rate: float = 0.1  # η for w + η·g and w − η·g in 1-D (limit 1)
+    rule_steps: int = 40  # steps of the rule comparison
+    multiply_starts: tuple[float, ...] = (-0.7, -0.3, 0.2, 0.437, 0.833, 1.0)  # w0 for w·g
+    # 2-D: ½(w − w*)ᵀA(w − w*), A with eigenvalues (0.5, 1) rotated by `angle`.
+    optimum_2d: tuple[float, float] = (1.0, 0.5)
+    start_2d: tuple[float, float] = (2.0, -1.0)
+    eigenvalues_2d: tuple[float, float] = (0.5, 1.0)
+    angle_2d: float = 0.5  # radians
+    learning_rate_2d: float = 0.5  # η in 2-D (limit 2/λ_max = 2)
+    extra_start_2d: tuple[float, float] = (-0.5, 1.5)  # a start from which w·g explodes
+    # Fixed-size steps w ← w − s·sign(g) against w ← w − η·g.
+    sign_step: float = 0.01  # s
+    gd_rate: float = 0.05  # η of the proportional step (factor 1 − 2η = 0.9)
+    fixed_steps: int = 100
+    sweep_min_step: float = 1.3e-3  # step sizes: geomspace(min, max, num), none dividing 0.396
+    sweep_max_step: float = 0.2
+    sweep_num_steps: int = 50
+    sweep_iterations: int = 1000  # enough to arrive: (start − optimum) / min step = 305
+    tail: int = 100  # the last `tail` iterates measure where a run ends up
+
+
+QUICK = {"sweep_num_steps": 12, "sweep_iterations": 500, "rule_steps": 20}
+
+
+def _check(config: Config) -> None:
+    if config.sign_step <= 0 or config.learning_rate <= 0 or config.gd_rate <= 0:
+        raise ValueError("sign_step, learning_rate and gd_rate must be > 0")
+    if not 0 < config.sweep_min_step < config.sweep_max_step:
+        raise ValueError("need 0 < sweep_min_step < sweep_max_step")
+    distance = abs(config.start - config.optimum)
+    if config.sweep_iterations - config.tail < distance / config.sweep_min_step + 2:
+        raise ValueError("sweep_iterations too small for the smallest step to arrive and "
+                         "then stay for `tail` iterates")
+    if config.tail < 2 or config.rule_steps < 2:
+        raise ValueError("tail and rule_steps must be >= 2")
+
+
+def _run(loss, start, optimizer, steps):
+    """One train.run; iterates (NaN after a divergence), losses, and the status."""
+    traj = gdlab.train.run(loss, jnp.asarray(start, jnp.float64), optimizer, steps,
+                           divergence_factor=None)  # show a climb until it overflows
+    params = np.array(traj.params, dtype=np.float64)  # a writable copy
+    if traj.diverged_at is not None:
+        params[traj.diverged_at:] = np.nan
+    return {"w": params, "loss": np.asarray(traj.loss), "status": traj.status}
+
+
+def rules_1d(config: Config) -> dict:
+    """w + η·g, w·g and w − η·g on f(w) = (w − w*)² from the same start."""
+    optimum = config.optimum
+    loss = lambda w: (w - optimum) ** 2
+    rules = {
+        "add": gdlab.optimizers.make("add_gradient", learning_rate=config.learning_rate),
+        "multiply": gdlab.optimizers.make("multiply_gradient"),
+        "subtract": gdlab.optimizers.make("sgd", learning_rate=config.learning_rate),
+    }
+    runs = {name: _run(loss, config.start, opt, config.rule_steps) for name, opt in rules.items()}
+    starts = {w0: _run(loss, w0, rules["multiply"], config.rule_steps)
+              for w0 in config.multiply_starts}
+    add = runs["add"]["w"] - optimum
+    return {"runs": runs, "multiply_starts": [
+        {"start": w0, **r} for w0, r in starts.items()
+    ], "add_growth": np.abs(add[1:] / add[:-1])}
+
+
+def rules_2d(config: Config) -> dict:
+    """The three rules on a rotated 2-D quadratic with its minimum away from the origin."""
+    A = gdlab.problems.quadratic(eigenvalues=config.eigenvalues_2d,
+                                 angle=config.angle_2d).info["A"]
+    optimum = np.asarray(config.optimum_2d)
+    problem = gdlab.problems.quadratic(A=A, b=A @ optimum, x0=config.start_2d)
+    eta = config.learning_rate_2d
+    rules = {
+        "add": gdlab.optimizers.make("add_gradient", learning_rate=eta),
+        "multiply": gdlab.optimizers.make("multiply_gradient"),
+        "subtract": gdlab.optimizers.make("sgd", learning_rate=eta),
+    }
+    runs = {name: _run(problem.loss, problem.x0, opt, config.rule_steps)
+            for name, opt in rules.items()}
+    runs["multiply_other_start"] = _run(problem.loss, config.extra_start_2d, rules["multiply"],
+                                        config.rule_steps)
+    return {"runs": runs, "optimum": optimum, "A": A, "fmin": problem.fmin}
+
+
+def sign_floor(start: float, optimum: float, step: float) -> tuple[float, float, int]:
+    """Closed form for w ← w − s·sign(w − w*): the 2-cycle (near, far distance) and arrival.
+
+    The iterates are w0 − k·s until they pass w*; with d = |w0 − w*| = k*·s + r
+    (0 ≤ r < s) they then bounce between w* ± r and w* ∓ (s − r): distances min(r, s − r)
+    and max(r, s − r), first below w* at step k* + 1.
+    """
+    distance = abs(start - optimum)
+    k = np.floor(distance / step)
+    r = distance - k * step
+    return float(min(r, step - r)), float(max(r, step - r)), int(k) + 1
+
+
+def fixed_steps(config: Config) -> dict:
+    """Sign steps of size s vs proportional steps; the error floor for many step sizes."""
+    optimum = config.optimum
+    loss = lambda w: (w - optimum) ** 2
+    sign = _run(loss, config.start, gdlab.optimizers.make("sign_descent",
+                learning_rate=config.sign_step), config.fixed_steps)
+    gd = _run(loss, config.start, gdlab.optimizers.make("sgd", learning_rate=config.gd_rate),
+              config.fixed_steps)
+    steps = np.geomspace(config.sweep_min_step, config.sweep_max_step, config.sweep_num_steps)
+    sweep = gdlab.train.sweep(loss, jnp.asarray(config.start, jnp.float64), "sign_descent",
+                              {"learning_rate": steps}, config.sweep_iterations,
+                              record_params=True, divergence_factor=None)
+    w = np.asarray(sweep.params)  # (num, T + 1)
+    error = np.abs(w - optimum)
+    tail = error[:, -config.tail:]
+    moves = np.abs(np.diff(w, axis=1))
+    theory = np.array([sign_floor(config.start, optimum, s) for s in steps])
+    return {
+        "sign": sign, "gd": gd, "sign_theory": sign_floor(config.start, optimum, config.sign_step),
+        "step_sizes": steps,
+        "tail_min_error": tail.min(axis=1), "tail_max_error": tail.max(axis=1),
+        "tail_mean_error": tail.mean(axis=1),
+        "min_error_ever_after_arrival": np.array([
+            error[i, int(theory[i, 2]):].min() for i in range(len(steps))
+        ]),
+        "theory_near": theory[:, 0], "theory_far": theory[:, 1], "theory_arrival": theory[:, 2],
+        "move_minus_step_max_abs": float(np.max(np.abs(moves - steps[:, None]))),
+    }
+
+
+def run(config: Config) -> dict:
+    _check(config)
+    one = rules_1d(config)
+    two = rules_2d(config)
+    fixed = fixed_steps(config)
+    r1, r2 = one["runs"], two["runs"]
+    start_at_min = next(r for r in one["multiply_starts"] if r["start"] == config.optimum)
+    sign_err = np.abs(fixed["sign"]["w"] - config.optimum)
+    near, far, arrival = fixed["sign_theory"]
+    metrics = {
+        "rules_1d": {
+            name: {"final_w": None if r["status"] == "diverged" else float(r["w"][-1]),
+                   "final_loss": None if r["status"] == "diverged" else float(r["loss"][-1]),
+                   "status": r["status"]}
+            for name, r in r1.items()
+        },
+        "add_growth_per_step_measured": float(np.median(one["add_growth"])),
+        "add_growth_per_step_theory_1+2eta": 1 + 2 * config.learning_rate,
+        "multiply_from_the_minimum_first_step": float(start_at_min["w"][1]),
+        "multiply_final_w_by_start": {
+            f"w0_{r['start']:g}": None if r["status"] == "diverged" else float(r["w"][-1])
+            for r in one["multiply_starts"]
+        },
+        "rules_2d_final_loss_minus_fmin": {
+            name: None if r["status"] == "diverged" else float(r["loss"][-1] - two["fmin"])
+            for name, r in r2.items()
+        },
+        "rules_2d_multiply_final_w": [float(v) for v in r2["multiply"]["w"][-1]],
+        "sign_step": config.sign_step,
+        "sign_first_pass_step": int(np.argmax(fixed["sign"]["w"] < config.optimum)),
+        "sign_first_pass_step_theory": arrival,
+        "sign_errors_after_arrival": [float(sign_err[arrival:].min()),
+                                      float(sign_err[arrival:].max())],
+        "sign_errors_after_arrival_theory": [near, far],
+        "gd_final_error": float(abs(fixed["gd"]["w"][-1] - config.optimum)),
+        "sweep_step_sizes": len(fixed["step_sizes"]),
+        "sweep_floor_minus_closed_form_max_abs": float(np.max(np.abs(
+            fixed["tail_min_error"] - fixed["theory_near"]))),
+        "sweep_closer_than_closed_form_count": int(np.sum(
+            fixed["min_error_ever_after_arrival"] < fixed["theory_near"] - 1e-12)),
+        "sweep_move_minus_step_max_abs": fixed["move_minus_step_max_abs"],
+    }
+    return {"metrics": metrics, "series": {"rules_1d": one, "rules_2d": two, "fixed": fixed}}
+
+
+# --------------------------------------------------------------------------- figures
+
+LABELS = {"add": "w + η·g (add)", "multiply": "w·g (multiply)", "subtract": "w − η·g (subtract)"}
+
+
+def _plot_rules(result) -> object:
+    cfg = result["config"]
+    s1, s2 = result["series"]["rules_1d"], result["series"]["rules_2d"]
+    fig, axes = plotting.figure(2, 2, title="Add, multiply or subtract the gradient? "
+                                "Only w − η·g goes down and stays at the minimum",
+                                width=10.5, height=7.8)
+    ax = axes[0, 0]
+    for name, r in s1["runs"].items():
+        w = plotting.array(r["w"])
+        ax.plot(np.arange(len(w)), w, "o-", markersize=2.5, label=LABELS[name])
+    ax.axhline(cfg["optimum"], label=f"minimum w* = {cfg['optimum']:g}", **plotting.THEORY)
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_ylim(-1.5, 1e4)
+    ax.set(xlabel="step", ylabel="w (symlog)", title=f"f(w) = (w − w*)² from w₀ = "
+           f"{cfg['start']:g}, η = {cfg['learning_rate']:g}")
+    ax.legend(loc="upper left")
+
+    ax = axes[0, 1]
+    for r in s1["multiply_starts"]:
+        w = plotting.array(r["w"])
+        end = "explodes" if r["status"] == "diverged" else f"ends at {w[-1]:.3f}"
+        ax.plot(np.arange(len(w)), w, "o-", markersize=2.5, linewidth=1,
+                label=f"w₀ = {r['start']:g}: {end}")
+    ax.axhline(cfg["optimum"], label="minimum w*", **plotting.THEORY)
+    ax.axhspan(-0.5, cfg["optimum"] + 0.5, color="0.9", zorder=0,
+               label="(−½, w* + ½): pulled to 0")
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_ylim(-1.5, 1e4)  # exploding runs leave through the top
+    ax.set(xlabel="step", ylabel="w (symlog)",
+           title="w ← w·g from several starts: 0 or ∞, never w*")
+    ax.legend(loc="upper right", fontsize=7.5, ncols=2)
+
+    ax = axes[1, 0]
+    A = plotting.array(s2["A"])
+    opt = plotting.array(s2["optimum"])
+
+    def f(z):
+        d = z - opt.reshape(2, *([1] * (z.ndim - 1)))
+        return 0.5 * (A[0, 0] * d[0] ** 2 + 2 * A[0, 1] * d[0] * d[1] + A[1, 1] * d[1] ** 2)
+
+    domain = ((-1.5, 3.0), (-2.0, 2.5))
+    plotting.contour(ax, f, domain)
+    names = {**LABELS, "multiply_other_start": "w·g from another start"}
+    lo, hi = np.array([d[0] for d in domain]), np.array([d[1] for d in domain])
+    for name, r in s2["runs"].items():
+        w = plotting.array(r["w"])
+        w = w[np.all(np.isfinite(w), axis=1)]
+        out = np.nonzero(~np.all((w >= lo) & (w <= hi), axis=1))[0]
+        shown = w if out.size == 0 else w[: out[0] + 1]
+        ax.plot(shown[:, 0], shown[:, 1], "o-", markersize=2.5, linewidth=1,
+                label=names[name] + ("" if out.size == 0 else " (leaves)"))
+    ax.plot(*opt, "k*", markersize=10, label="minimum")
+    ax.plot(0, 0, "kx", markersize=7, label="origin")
+    ax.set(xlabel="w₁", ylabel="w₂", title=f"a rotated 2-D quadratic, η = "
+           f"{cfg['learning_rate_2d']:g}")
+    ax.legend(loc="lower left", fontsize=7.5, frameon=True)
+
+    ax = axes[1, 1]
+    for name, r in s2["runs"].items():
+        gap = plotting.array(r["loss"]) - s2["fmin"]
+        ax.semilogy(np.arange(len(gap)), gap, "o-", markersize=2.5, label=names[name])
+    ax.set_ylim(1e-12, 1e8)  # exploding runs leave through the top
+    ax.set(xlabel="step", ylabel="f(w) − f(w*) (log)",
+           title="2-D: the loss gap per rule")
+    ax.legend(loc="center right", fontsize=7.5)
+    return fig
+
+
+def _plot_fixed(result) -> object:
+    cfg = result["config"]
+    s = result["series"]["fixed"]
+    opt = cfg["optimum"]
+    fig, axes = plotting.figure(1, 3, title="Fixed-size steps overshoot forever; a step "
+                                "proportional to the gradient slows down as it arrives",
+                                width=13.5, height=4.4)
+    sign, gd = plotting.array(s["sign"]["w"]), plotting.array(s["gd"]["w"])
+    t = np.arange(len(sign))
+    ax = axes[0, 0]
+    ax.plot(t, sign, "o-", markersize=2, linewidth=1,
+            label=f"w − {cfg['sign_step']:g}·sign(g)")
+    ax.plot(t, gd, "o-", markersize=2, linewidth=1, label=f"w − {cfg['gd_rate']:g}·g")
+    ax.axhline(opt, label=f"optimum {opt:g}", **plotting.THEORY)
+    ax.set(xlabel="step", ylabel="w", title=f"from {cfg['start']:g} to {opt:g}")
+    ax.legend()
+    inset = ax.inset_axes([0.45, 0.4, 0.5, 0.3])
+    inset.plot(t[30:], sign[30:], "o-", markersize=2, linewidth=0.8)
+    inset.plot(t[30:], gd[30:], "o-", markersize=2, linewidth=0.8)
+    inset.axhline(opt, **plotting.THEORY)
+    inset.set_title("zoom: the 2-cycle", fontsize=8)
+    inset.tick_params(labelsize=7)
+
+    ax = axes[0, 1]
+    near, far, _ = s["sign_theory"]
+    ax.semilogy(t, np.abs(sign - opt), label="sign steps")
+    ax.semilogy(t, np.abs(gd - opt), label="proportional steps")
+    ax.semilogy(t, abs(cfg["start"] - opt) * (1 - 2 * cfg["gd_rate"]) ** t,
+                label="theory (1 − 2η)^t · |w₀ − w*|", **plotting.THEORY)
+    ax.axhline(near, color="#D55E00", linewidth=0.8, linestyle=":",
+               label=f"closed-form floor {near:.3g} / {far:.3g}")
+    ax.axhline(far, color="#D55E00", linewidth=0.8, linestyle=":")
+    ax.set(xlabel="step", ylabel="|w − w*| (log)", title="error: a floor vs a geometric decay")
+    ax.legend(loc="lower left", fontsize=7.5)
+
+    ax = axes[0, 2]
+    steps = plotting.array(s["step_sizes"])
+    near, far = plotting.array(s["theory_near"]), plotting.array(s["theory_far"])
+    ax.loglog(steps, plotting.array(s["tail_max_error"]), "o", markersize=4,
+              label="farthest in the last 100 steps")
+    ax.loglog(steps, plotting.array(s["tail_mean_error"]), "D", markersize=3.5,
+              label="average over the last 100 steps")
+    ax.loglog(steps, plotting.array(s["tail_min_error"]), "s", markersize=3.5,
+              label="nearest in the last 100 steps")
+    ax.loglog(steps, far, "-", color="0.3", linewidth=0.7)
+    ax.loglog(steps, near, "-", color="0.3", linewidth=0.7,
+              label="closed form max/min(r, s − r)")
+    ax.loglog(steps, steps / 2, label="s / 2 (the cycle's average)", **plotting.THEORY)
+    ax.set(xlabel="step size s (log)", ylabel="remaining error |w − w*| (log)",
+           title="the error floor is set by s, not by the loss")
+    ax.legend(loc="lower right", fontsize=7.5)
+    return fig
+
+
+def plot(result: dict) -> dict:
+    return {"rules": _plot_rules(result), "fixed_steps": _plot_fixed(result)}
+
+
+if __name__ == "__main__":
+    gdlab.experiment.script_main(__file__)
