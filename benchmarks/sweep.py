@@ -138,7 +138,7 @@ def measure(size, repeats, tutorial_rates, counter):
     row = {"samples": size}
 
     jax.clear_caches()
-    train._compiled_sweep.cache_clear()
+    train._sweep._compiled_sweep.cache_clear()
     counter.reset()
     row["gdlab_cold"], curves_gdlab = timed(run_gdlab, loss, params, data, lrs)
     row["gdlab_compilations"] = counter.count

@@ -1,0 +1,62 @@
+"""Training loops: one run as a ``lax.scan``, a sweep as ``vmap`` of runs, one compilation.
+
+A run of ``num_steps`` updates of an optax optimizer records, for every k = 0..num_steps,
+
+    params[k]   the parameters after k updates (params[0] is the start)
+    loss[k]     loss_fn(params[k])
+    grad_norm[k] ‖∇loss_fn(params[k])‖₂
+
+Divergence is an outcome, not a crash. A run diverges at the first step k whose loss
+is non-finite or exceeds ``divergence_factor · max(|loss[0]|, 1)``; from then on the
+parameters are frozen at params[k], and loss[j], grad_norm[j] are NaN for j > k.
+Summaries (``final_loss``, ``best_loss``) never contain NaN: a diverged run's
+``final_loss`` is +inf, and ``status`` says "diverged" with ``diverged_at = k``.
+
+Loss functions come in three shapes, chosen by keywords:
+
+    loss_fn(params)                       the default
+    loss_fn(params, data)                 with ``data=``: data is passed as a jit argument,
+                                          never closed over (closed-over arrays become
+                                          compile-time constants that XLA folds slowly)
+    loss_fn(params, [data,] key=key)      with ``key=`` (run) or ``stochastic=True``
+                                          (sweep): a fresh key every step, e.g. minibatches
+
+Optimizers whose update needs the loss itself (``optax.lbfgs``'s line search,
+``optax.contrib.reduce_on_plateau``) get it: every update is called as
+``update(grad, state, params, value=, grad=, value_fn=)``.
+Recording policy (``record=``): every step ("all", the default), every k-th step (an
+int), or "summary" (first and last loss only); the best loss, the divergence step and
+the first step at or below ``target`` are exact whatever the policy. Long sweeps can be
+spread over devices (``devices=``), cut into equal chunks (``chunk_size=``, one
+compilation for all chunks) and made resumable (``checkpoint=`` a folder).
+"""
+
+from gdlab.train._loop import (
+    DIVERGENCE_FACTOR,
+    Record,
+    Trajectory,
+    run,
+    steps_to_target,
+)
+from gdlab.train._sweep import Sweep, grid_points, sweep
+
+__all__ = [
+    "DIVERGENCE_FACTOR",
+    "Record",
+    "Sweep",
+    "Trajectory",
+    "grid_points",
+    "lr_range_test",
+    "run",
+    "steps_to_target",
+    "sweep",
+]
+
+
+def __getattr__(name):
+    # The range test lives in gdlab.lr_finder, which itself builds on this module.
+    if name == "lr_range_test":
+        from gdlab.lr_finder import lr_range_test
+
+        return lr_range_test
+    raise AttributeError(f"module 'gdlab.train' has no attribute {name!r}")

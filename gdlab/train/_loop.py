@@ -1,0 +1,262 @@
+"""One run: a ``lax.scan`` of optimizer updates that records what the policy asks for."""
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from gdlab import optimizers as _optimizers
+
+DIVERGENCE_FACTOR = 1e6
+
+
+@dataclass(frozen=True)
+class Record:
+    """What a run keeps. ``every``: record loss/grad_norm at steps 0, k, 2k, …, num_steps
+    (None: only step 0 and the last, the "summary" policy); ``params``: keep iterates too."""
+
+    every: int | None = 1
+    params: bool = True
+
+    def steps(self, num_steps: int) -> np.ndarray:
+        if self.every is None:
+            return np.array([0, num_steps])
+        return np.arange(0, num_steps + 1, self.every)
+
+
+def parse_record(record, num_steps: int, record_params: bool) -> Record:
+    """``record``: "all" | "summary" | a positive int k dividing num_steps."""
+    if record == "all":
+        return Record(1, record_params)
+    if record == "summary":
+        return Record(None, False)
+    if isinstance(record, int | np.integer) and not isinstance(record, bool) and record >= 1:
+        if num_steps % record:
+            raise ValueError(f"record={record} must divide num_steps={num_steps}")
+        return Record(int(record), record_params)
+    raise ValueError(f"record must be 'all', 'summary' or a positive int, got {record!r}")
+
+
+def steps_to_target(loss, target: float) -> np.ndarray:
+    """First recorded index with loss[..., k] <= target, or -1 where the run never gets there."""
+    loss = np.asarray(loss)
+    hit = np.isfinite(loss) & (loss <= target)
+    return np.where(hit.any(axis=-1), hit.argmax(axis=-1), -1)
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """One run. ``loss[i]`` and ``params[i]`` belong to step ``steps[i]`` (all steps by default,
+    so index k = after k updates); ``best_loss`` and ``steps_to_target`` see every step."""
+
+    params: Any
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    final_params: Any
+    diverged_at: int | None
+    steps: np.ndarray
+    best_loss: float
+    steps_to_target: int | None = None
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.diverged_at is None else "diverged"
+
+    @property
+    def num_steps(self) -> int:
+        return int(self.steps[-1])
+
+    @property
+    def final_loss(self) -> float:
+        """The loss after the last update, or +inf if the run diverged."""
+        return float("inf") if self.diverged_at is not None else float(self.loss[-1])
+
+
+def objective(loss_fn, has_data: bool, stochastic: bool):
+    """Normalise the three loss shapes to f(params, data, key, **problem)."""
+
+    def f(params, data, key, **problem):
+        args = (params, data) if has_data else (params,)
+        return loss_fn(*args, **problem, key=key) if stochastic else loss_fn(*args, **problem)
+
+    return f
+
+
+def simulate(objective, evaluate, optimizer, params, data, key, num_steps, factor, record,
+             target=None):
+    """The scan. Pure: jit it for one run, vmap it for a sweep.
+
+    Carry: params, optimizer state, the objective's value and gradient at params, the
+    recorded loss and gradient norm there (NaN once dead), the divergence flag and step,
+    the best finite loss so far and the first step at or below ``target``.
+    """
+    optimizer = optax.with_extra_args_support(optimizer)
+    value_and_grad = jax.value_and_grad(objective)
+    step_key = (lambda k: jax.random.fold_in(key, k)) if key is not None else (lambda k: None)
+
+    def measure(p, k):
+        shape = jax.eval_shape(objective, p, data, step_key(k)).shape
+        if shape != ():
+            raise ValueError(f"loss_fn must return a scalar, got shape {shape}")
+        value, grad = value_and_grad(p, data, step_key(k))
+        recorded = value if evaluate is None else evaluate(p, data, None)
+        return value, grad, recorded
+
+    value, grad, loss0 = measure(params, 0)
+    threshold = jnp.inf if factor is None else factor * jnp.maximum(jnp.abs(loss0), 1)
+    dead0 = ~jnp.isfinite(loss0)
+    inf = jnp.asarray(jnp.inf, loss0.dtype)
+    reached = (lambda loss: loss <= target) if target is not None else (lambda loss: False)
+
+    def advance(carry, k):
+        params, state, value, grad, _, _, dead, dead_at, best, hit = carry
+        value_fn = functools.partial(lambda p, kk: objective(p, data, step_key(kk)), kk=k)
+        updates, new_state = optimizer.update(
+            grad, state, params, value=value, grad=grad, value_fn=value_fn
+        )
+        new_params = optax.apply_updates(params, updates)
+        new_value, new_grad, recorded = measure(new_params, k + 1)
+        bad = ~jnp.isfinite(recorded) | (jnp.abs(recorded) > threshold)
+        alive = ~dead & ~bad
+        keep = lambda old, new: jnp.where(dead, old, new)
+        return (
+            jax.tree.map(keep, params, new_params),
+            jax.tree.map(keep, state, new_state),
+            keep(value, new_value),
+            jax.tree.map(keep, grad, new_grad),
+            jnp.where(dead, jnp.nan, recorded),
+            jnp.where(dead, jnp.nan, optax.tree.norm(new_grad)),
+            dead | bad,
+            jnp.where(~dead & bad, k + 1, dead_at),
+            jnp.where(alive, jnp.minimum(best, recorded), best),
+            jnp.where((hit < 0) & alive & reached(recorded), k + 1, hit),
+        ), None
+
+    def output(carry):
+        out = {"loss": carry[4], "grad_norm": carry[5]}
+        if record.params:
+            out["params"] = carry[0]
+        return out
+
+    carry = (
+        params, optimizer.init(params), value, grad, loss0, optax.tree.norm(grad), dead0,
+        jnp.where(dead0, 0, -1), jnp.where(dead0, inf, loss0),
+        jnp.where(~dead0 & reached(loss0), 0, -1),
+    )
+    first = output(carry)
+    if record.every is None:
+        carry, _ = jax.lax.scan(advance, carry, jnp.arange(num_steps))
+        hist = jax.tree.map(lambda a: a[None], output(carry))
+    else:
+        every = record.every
+
+        def chunk(carry, j):
+            carry, _ = jax.lax.scan(advance, carry, j * every + jnp.arange(every))
+            return carry, output(carry)
+
+        carry, hist = jax.lax.scan(chunk, carry, jnp.arange(num_steps // every))
+    prepend = lambda a, rest: jnp.concatenate([jnp.asarray(a)[None], rest])
+    return {
+        **jax.tree.map(prepend, first, hist),
+        "final_params": carry[0],
+        "diverged_at": carry[7],
+        "best_loss": carry[8],
+        "steps_to_target": carry[9],
+    }
+
+
+def check_steps(num_steps) -> None:
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int | np.integer):
+        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
+    if num_steps < 1:
+        raise ValueError(f"num_steps must be >= 1, got {num_steps}")
+
+
+def cached(maker):
+    """lru_cache that falls back to no caching for unhashable arguments."""
+    memo = functools.lru_cache(maxsize=64)(maker)
+
+    @functools.wraps(maker)
+    def wrapper(*args):
+        try:
+            return memo(*args)
+        except TypeError:
+            return maker(*args)
+
+    wrapper.cache_clear = memo.cache_clear
+    return wrapper
+
+
+@cached
+def _compiled_run(loss_fn, eval_fn, optimizer, num_steps, has_data, stochastic, factor, record,
+                  target):
+    f = objective(loss_fn, has_data, stochastic)
+    g = None if eval_fn is None else objective(eval_fn, has_data, False)
+    return jax.jit(
+        lambda params, data, key: simulate(
+            f, g, optimizer, params, data, key, num_steps, factor, record, target
+        )
+    )
+
+
+def run(
+    loss_fn,
+    params,
+    optimizer,
+    num_steps: int,
+    *,
+    data=None,
+    key=None,
+    eval_fn=None,
+    divergence_factor: float | None = DIVERGENCE_FACTOR,
+    record="all",
+    record_params: bool = True,
+    target: float | None = None,
+) -> Trajectory:
+    """Run ``num_steps`` updates of ``optimizer`` on ``loss_fn`` from ``params``.
+
+    Args:
+      loss_fn: scalar function of params (see ``gdlab.train`` for data and keys).
+      params: the starting point, any pytree of float arrays; dtypes are kept.
+      optimizer: an ``optax.GradientTransformation`` (e.g. from ``optimizers.make``).
+      num_steps: number of updates (>= 1).
+      data: optional data pytree passed as ``loss_fn(params, data)``.
+      key: optional PRNG key; then ``loss_fn(..., key=k_t)`` with a fresh key per step.
+      eval_fn: optional function recorded instead of loss_fn (e.g. the noise-free loss).
+      divergence_factor: explosion threshold relative to max(|loss[0]|, 1); None: only
+        non-finite losses count as divergence.
+      record: "all" steps, every k-th step (an int dividing num_steps), or "summary"
+        (only the first and last loss; best loss, divergence and target steps are
+        still exact). Bounded memory for long runs.
+      record_params: keep the iterates at the recorded steps.
+      target: if given, ``steps_to_target`` is the first step with loss <= target.
+
+    Example::
+
+        f = lambda x: 0.5 * 4.0 * x**2
+        traj = run(f, jnp.array(1.0), optax.sgd(0.1), 10)
+        traj.params[k] == (1 - 0.1 * 4.0) ** k          # the closed form
+    """
+    check_steps(num_steps)
+    policy = parse_record(record, num_steps, record_params)
+    optimizer = _optimizers.resolve(optimizer)
+    compiled = _compiled_run(
+        loss_fn, eval_fn, optimizer, num_steps, data is not None, key is not None,
+        divergence_factor, policy, target,
+    )
+    out = jax.device_get(compiled(params, data, key))
+    dead_at, hit = int(out["diverged_at"]), int(out["steps_to_target"])
+    return Trajectory(
+        params=out.get("params"),
+        loss=out["loss"],
+        grad_norm=out["grad_norm"],
+        final_params=out["final_params"],
+        diverged_at=None if dead_at < 0 else dead_at,
+        steps=policy.steps(num_steps),
+        best_loss=float(out["best_loss"]),
+        steps_to_target=None if target is None or hit < 0 else hit,
+    )
