@@ -1,0 +1,205 @@
+"""Sweeps that outgrow one device: recording policies, chunks, resumable checkpoints, sharding."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from gdlab import train
+
+
+def bowl(x):
+    """½ xᵀ diag(1, 10) x: stable for η < 0.2."""
+    return 0.5 * (x[0] ** 2 + 10.0 * x[1] ** 2)
+
+
+X0 = jnp.array([1.0, 1.0])
+LRS = np.linspace(0.01, 0.25, 10)  # the last few diverge
+
+
+def _full():
+    return train.sweep(bowl, X0, "sgd", {"learning_rate": LRS}, 40, record_params=True)
+
+
+def test_every_kth_and_summary_policies_agree_with_full_record():
+    full = _full()
+    every = train.sweep(bowl, X0, "sgd", {"learning_rate": LRS}, 40, record=8, target=1e-3)
+    summary = train.sweep(bowl, X0, "sgd", {"learning_rate": LRS}, 40, record="summary",
+                          target=1e-3)
+    np.testing.assert_array_equal(every.steps, np.arange(0, 41, 8))
+    np.testing.assert_array_equal(every.loss, full.loss[:, ::8])
+    np.testing.assert_array_equal(summary.steps, [0, 40])
+    np.testing.assert_array_equal(summary.loss, full.loss[:, [0, -1]])
+    for policy in (every, summary):
+        np.testing.assert_array_equal(policy.diverged_at, full.diverged_at)
+        np.testing.assert_array_equal(policy.final_loss, full.final_loss)
+        # best loss and steps-to-target see every step, whatever is recorded
+        finite = np.where(np.isfinite(full.loss), full.loss, np.inf)
+        np.testing.assert_array_equal(policy.best_loss, finite.min(axis=-1))
+        np.testing.assert_array_equal(policy.steps_to_target,
+                                      train.steps_to_target(full.loss, 1e-3))
+    assert summary.final_params is None
+    assert not np.isnan(summary.best_loss).any()
+
+
+def test_run_record_policy_matches_closed_form():
+    # ½·4·x² with η = 0.1: x_k = 0.6^k.
+    traj = train.run(lambda x: 2.0 * x**2, jnp.asarray(1.0), optax.sgd(0.1), 30, record=10,
+                     target=1e-4)
+    np.testing.assert_allclose(traj.params, 0.6 ** np.array([0, 10, 20, 30]), rtol=1e-13)
+    expected_hit = next(k for k in range(31) if 2.0 * 0.36**k <= 1e-4)
+    assert traj.steps_to_target == expected_hit
+    with pytest.raises(ValueError, match="must divide"):
+        train.run(bowl, X0, optax.sgd(0.1), 30, record=7)
+    with pytest.raises(ValueError, match="record must be"):
+        train.run(bowl, X0, optax.sgd(0.1), 30, record="sometimes")
+
+
+def test_chunks_equal_one_call_and_compile_once():
+    import logging
+
+    compiled = []
+
+    class Log(logging.Handler):
+        def emit(self, record):
+            if record.getMessage().startswith("Finished XLA compilation"):
+                compiled.append(record.getMessage())
+
+    full = _full()
+    handler = Log()
+    logging.getLogger("jax").addHandler(handler)
+    jax.config.update("jax_log_compiles", True)
+    try:
+        chunked = train.sweep(bowl, X0, "sgd", {"learning_rate": LRS}, 40, chunk_size=3,
+                              record_params=True)
+    finally:
+        jax.config.update("jax_log_compiles", False)
+        logging.getLogger("jax").removeHandler(handler)
+    assert chunked.chunks_computed == 4 and len(compiled) == 1
+    np.testing.assert_array_equal(chunked.loss, full.loss)
+    np.testing.assert_array_equal(chunked.params, full.params)
+
+
+def test_checkpoint_resumes_only_missing_chunks(tmp_path):
+    args = (bowl, X0, "sgd", {"learning_rate": LRS}, 40)
+    first = train.sweep(*args, chunk_size=3, checkpoint=tmp_path)
+    assert first.chunks_computed == 4 and first.chunks_loaded == 0
+    (tmp_path / "chunk_000001.npz").unlink()  # as if killed before chunk 1 was written
+    (tmp_path / "chunk_000003.npz").write_bytes(b"half a file")  # and a corrupt one
+    again = train.sweep(*args, chunk_size=3, checkpoint=tmp_path)
+    assert again.chunks_computed == 2 and again.chunks_loaded == 2
+    np.testing.assert_array_equal(again.loss, first.loss)
+    np.testing.assert_array_equal(again.final_params, first.final_params)
+    resumed = train.sweep(*args, chunk_size=3, checkpoint=tmp_path)
+    assert resumed.chunks_computed == 0
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"num_steps": 41}, "settings"),
+        ({"grid": {"learning_rate": LRS * 1.01}}, "grid"),
+        ({"params": jnp.array([1.0, 2.0])}, "params"),
+        ({"loss_fn": lambda x: 0.5 * (x[0] ** 2 + 9.0 * x[1] ** 2)}, "loss_fn"),
+    ],
+)
+def test_checkpoint_refuses_a_changed_configuration(tmp_path, change, field):
+    base = {"loss_fn": bowl, "params": X0, "optimizer": "sgd",
+            "grid": {"learning_rate": LRS}, "num_steps": 40}
+    train.sweep(**base, chunk_size=5, checkpoint=tmp_path)
+    with pytest.raises(ValueError, match=f"different sweep.*{field}"):
+        train.sweep(**{**base, **change}, chunk_size=5, checkpoint=tmp_path)
+
+
+KILLABLE = textwrap.dedent("""
+    import sys
+    import jax, jax.numpy as jnp, numpy as np
+    jax.config.update("jax_enable_x64", True)
+    from gdlab import train
+
+    def bowl(x):
+        return 0.5 * (x[0] ** 2 + 10.0 * x[1] ** 2)
+
+    sw = train.sweep(bowl, jnp.array([1.0, 1.0]), "sgd",
+                     {"learning_rate": np.linspace(0.01, 0.19, 24)}, 100_000,
+                     record="summary", chunk_size=2, checkpoint=sys.argv[1])
+    np.save(sys.argv[2], sw.best_loss)
+""")
+
+
+def test_killed_sweep_resumes_to_the_same_result(tmp_path):
+    script = tmp_path / "long_sweep.py"
+    script.write_text(KILLABLE)
+    folder = tmp_path / "ckpt"
+    proc = subprocess.Popen([sys.executable, str(script), str(folder), str(tmp_path / "a.npy")])
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(folder.glob("chunk_*.npz")):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = sorted(folder.glob("chunk_*.npz"))
+    assert 1 <= len(done) < 12, "the kill should land between chunks"
+    # Resume in a fresh process, then compare with an uninterrupted run.
+    subprocess.run([sys.executable, str(script), str(folder), str(tmp_path / "a.npy")],
+                   check=True)
+    subprocess.run([sys.executable, str(script), str(tmp_path / "fresh"),
+                    str(tmp_path / "b.npy")], check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+SHARDED = textwrap.dedent("""
+    import json
+    import jax, jax.numpy as jnp, numpy as np
+    jax.config.update("jax_enable_x64", True)
+    from gdlab import train
+    from gdlab.train import _sweep
+
+    def bowl(x, scale):
+        return 0.5 * scale * (x[0] ** 2 + 10.0 * x[1] ** 2)
+
+    grid = {"learning_rate": np.linspace(0.01, 0.25, 10), "scale": [0.5, 1.0, 2.0]}  # 30 points
+    one = train.sweep(bowl, jnp.array([1.0, 1.0]), "momentum", grid, 60, seeds=None,
+                      hyperparameters={"momentum": 0.5}, devices=False)
+    four = train.sweep(bowl, jnp.array([1.0, 1.0]), "momentum", grid, 60,
+                       hyperparameters={"momentum": 0.5})
+    two = train.sweep(bowl, jnp.array([1.0, 1.0]), "momentum", grid, 60,
+                      hyperparameters={"momentum": 0.5}, devices=2, chunk_size=7)
+    placed = _sweep._place(np.zeros((8, 2)), jax.devices())
+    print(json.dumps({
+        "devices": len(jax.devices()),
+        "same4": bool(np.array_equal(one.loss, four.loss, equal_nan=True)),
+        "same2": bool(np.array_equal(one.loss, two.loss, equal_nan=True)),
+        "status": bool(np.array_equal(one.status, four.status)),
+        "spec": placed.sharding.spec == jax.sharding.PartitionSpec("grid"),
+        "shards": sorted(s.data.shape[0] for s in placed.addressable_shards),
+        "chunks2": two.chunks_computed,
+    }))
+""")
+
+
+def test_sharded_sweep_agrees_with_one_device():
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+           "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", SHARDED], capture_output=True, text=True,
+                         env=env, check=True)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["devices"] == 4
+    assert report["same4"] and report["same2"] and report["status"]
+    assert report["spec"] and report["shards"] == [2, 2, 2, 2]
+    assert report["chunks2"] == 4  # 30 points in chunks of 8 (7 rounded up to 2 devices)
+
+
+def test_bad_scale_arguments():
+    with pytest.raises(ValueError, match="chunk_size"):
+        train.sweep(bowl, X0, "sgd", {"learning_rate": LRS}, 5, chunk_size=0)
+    with pytest.raises(ValueError, match="device"):
+        train.sweep(bowl, X0, "sgd", {"learning_rate": LRS}, 5, devices=99)
