@@ -37,6 +37,8 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
+from gdlab import solvers as _solvers
+
 
 def scale_by_sign() -> optax.GradientTransformation:
     """Replace each gradient coordinate by its sign: g ↦ sign(g)."""
@@ -153,10 +155,15 @@ _FACTORIES: dict[str, Callable[..., optax.GradientTransformation]] = {
     "adamw": optax.adamw,
     "sign_descent": sign_descent,
     "normalized_gd": normalized_gd,
-    "lbfgs": optax.lbfgs,
+    "lbfgs": _solvers.lbfgs,
     "hot_and_cold": hot_and_cold,
     "add_gradient": add_gradient,
     "multiply_gradient": multiply_gradient,
+    "cg_pr": _solvers.cg_pr,
+    "cg_fr": _solvers.cg_fr,
+    "es": _solvers.evolution_strategy,
+    "ga": _solvers.genetic_algorithm,
+    "newton": _solvers.newton,
 }
 
 

@@ -1,0 +1,69 @@
+"""Fair optimizer comparisons: one protocol, honest costs, tables; ``gdlab compare``.
+
+The protocol (DeepOBS / AlgoPerf style) is the same for every optimizer:
+
+1. **Tune** from start 0: every point of a shared log grid of step sizes (the
+   ``learning_rate``, or a GA's ``mutation_scale``) times the optimizer's other key
+   hyperparameter on a small grid (``SPECS``), in one compiled ``train.sweep``. A
+   run's score is the mean over its steps of log10(max(f − f*, floor)): a low loss
+   *early* wins, and runs below the floor tie. A diverged run scores +inf. No
+   gradient clipping anywhere.
+2. **Rerun** the winner from starts 1..S: random starts around x₀, or fresh
+   initialisations and minibatch orders. ES and GA also take seed s on rerun s.
+3. **Summarise** with medians and interquartile ranges. A diverged run is a failure:
+   it counts as +inf (never reaching the target), so a median is finite only if most
+   runs succeed, and no NaN is ever averaged.
+
+Costs are counted three ways: steps; evaluations of f or (f, ∇f)
+(``gdlab.solvers.step_evaluations``: line-search trials and ES/GA populations count);
+and wall-clock seconds per run (a second, timed call of the compiled reruns, so
+compilation is excluded; runs are vmapped, so a line search waits for the slowest).
+
+Benches (``small_bench``, ``mnist1d_benches``) keep their starts in a table in their
+data, so one compiled sweep per optimizer serves every start and every bench of a
+family. Example::
+
+    bench = small_bench("rosenbrock")
+    rows = [e["row"] for e in compare(bench, ["sgd", "adam", "lbfgs"], num_steps=500,
+                                      seeds=[1, 2, 3, 4, 5], steps=step_grid(), joint=True)]
+    print(markdown_table(rows))
+
+Command line (``gdlab compare --help``)::
+
+    gdlab compare --problem rosenbrock --optimizers sgd,momentum,adam,lbfgs --steps 500
+    gdlab compare --problem beale --optimizers adam,cg_pr,es --tune --seeds 5
+"""
+
+from gdlab.compare._benches import (
+    SMALL,
+    Bench,
+    bench_for,
+    mnist1d_benches,
+    offsets,
+    rotated_quadratic,
+    small_bench,
+)
+from gdlab.compare._cli import PROBLEMS, main, parser
+from gdlab.compare._figures import draw_curves, draw_path, figures_for, style_of
+from gdlab.compare._protocol import (
+    Runs,
+    Tuning,
+    compare,
+    curves,
+    quantiles,
+    rerun,
+    score,
+    summarize,
+    tune,
+    tune_and_rerun,
+)
+from gdlab.compare._specs import SPECS, Spec, factory, spec, step_grid, tuning_grid
+from gdlab.compare._tables import COLUMNS, CSV_FIELDS, cells, csv_table, markdown_table, number
+
+__all__ = [
+    "COLUMNS", "CSV_FIELDS", "PROBLEMS", "SMALL", "SPECS", "Bench", "Runs", "Spec", "Tuning",
+    "bench_for", "cells", "compare", "csv_table", "curves", "draw_curves", "draw_path",
+    "factory", "figures_for", "main", "markdown_table", "mnist1d_benches", "number", "offsets",
+    "parser", "quantiles", "rerun", "rotated_quadratic", "score", "small_bench", "spec",
+    "step_grid", "style_of", "summarize", "tune", "tune_and_rerun", "tuning_grid",
+]

@@ -1,0 +1,206 @@
+"""Benches: problems prepared for the protocol, with a table of starts in their data.
+
+Every run of a bench starts at params = 0 and moves a *displacement* d; the actual
+start is a row of a table in ``data`` chosen by the keyword ``start`` (row 0 for
+tuning, rows 1..S for reruns), so random starts need no random numbers inside the
+compiled sweep (threefry doubles XLA's compile time on CPU) and one compiled sweep
+serves every start, every bench of a family and every setting. The optimizers here
+depend on gradients and values only, not on where the origin is, so moving d from 0
+is the same as moving x from the start (AdamW's weight decay would not be).
+"""
+
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Bench:
+    """A problem prepared for the protocol.
+
+    Attributes:
+      name: label in tables and figures.
+      loss: ``loss(d, data, *, start[, key])``: the objective at start row ``start``
+        displaced by d; one function per family, so benches share compilations.
+      params: the zero displacement every run starts from.
+      data: the constants (a jit argument), including the table of starts.
+      starts: rows in that table (row 0 tunes, rows 1.. rerun).
+      fmin: the known minimum (0 for MNIST-1D: cross entropy ≥ 0).
+      target: "solved" once f − fmin <= target.
+      floor: gaps below it count as equal when tuning.
+      stochastic: ``loss`` takes ``key=`` (minibatches).
+      eval_fn: recorded instead of ``loss`` (the full-batch loss), same signature.
+      x0: the centre of the starts (2-D benches; None otherwise).
+      problem: the ``gdlab.problems`` name behind a 2-D bench (contour plots).
+    """
+
+    name: str
+    loss: Callable
+    params: Any
+    data: Any
+    starts: int
+    fmin: float = 0.0
+    target: float = 1e-6
+    floor: float = 1e-12
+    stochastic: bool = False
+    eval_fn: Callable | None = None
+    x0: np.ndarray | None = None
+    problem: str | None = None
+
+    def start_points(self, rows) -> np.ndarray:
+        """x₀ + offset of each start row (2-D benches)."""
+        return self.x0 + np.asarray(self.data["offsets"])[np.asarray(rows, int)]
+
+
+def _row(start):
+    return jnp.asarray(start).astype(jnp.int32)
+
+
+SMALL = ("quadratic", "ill_conditioned", "rosenbrock", "beale", "himmelblau", "rastrigin")
+"""Problems ``small_bench`` accepts (all 2-D; quadratics take any matrix A)."""
+
+
+@functools.cache
+def _small_family(kind: str) -> Callable:
+    """One loss per kind of 2-D problem: f(x₀ + offsets[start] + d), constants from data."""
+    from gdlab import problems
+
+    if kind == "quadratic":
+        def f(x, data):
+            return 0.5 * x @ (data["A"] @ x)
+    else:
+        problem_loss = problems.get(kind).loss
+
+        def f(x, data):
+            return problem_loss(x)
+
+    def loss(d, data, *, start):
+        return f(data["x0"] + data["offsets"][_row(start)] + d, data)
+
+    loss.__doc__ = f"{kind}(x₀ + offsets[start] + d)"
+    return loss
+
+
+def offsets(starts: int, radius: float) -> np.ndarray:
+    """Row 0 is 0 (the standard start); row i is radius · N(0, I) drawn from key(i).
+
+    Drawn in float32 and widened, so the table does not depend on the x64 flag.
+    """
+    rows = [np.zeros(2)] + [
+        radius * np.asarray(jax.random.normal(jax.random.key(i), (2,), jnp.float32), np.float64)
+        for i in range(1, starts)
+    ]
+    return np.stack(rows)
+
+
+def small_bench(problem: str, *, name: str | None = None, A=None, x0=None,
+                radius: float = 0.1, starts: int = 6, target: float = 1e-6) -> Bench:
+    """A 2-D problem from ``gdlab.problems`` in float64; reruns start at x₀ + radius·N(0, I).
+
+    Quadratics are ½xᵀAx (minimum 0 at 0) with ``A`` given, else the problem's matrix;
+    x₀ defaults to the problem's start.
+
+    Example::
+
+        b = small_bench("rosenbrock")
+        b.loss(b.params, b.data, start=0)       # f(-1.2, 1) = 24.2
+    """
+    from gdlab import problems
+
+    if problem not in SMALL:
+        raise ValueError(f"unknown 2-D problem {problem!r}; valid: {', '.join(SMALL)}")
+    if starts < 1 or radius < 0:
+        raise ValueError(f"need starts >= 1 and radius >= 0, got {starts} and {radius}")
+    p = problems.get(problem)
+    kind = "quadratic" if problem in ("quadratic", "ill_conditioned") else problem
+    x0 = np.asarray(p.x0 if x0 is None else x0, np.float64)
+    data = {"x0": x0, "offsets": offsets(starts, radius)}
+    if kind == "quadratic":
+        A = np.asarray(p.info["A"] if A is None else A, np.float64)
+        if A.shape != (2, 2):
+            raise ValueError(f"A must be 2 x 2, got {A.shape}")
+        data["A"] = A
+    return Bench(name or problem, _small_family(kind), jnp.zeros(2, jnp.float64), data, starts,
+                 fmin=float(p.fmin), target=target, x0=x0, problem=problem)
+
+
+def rotated_quadratic(kappa: float, *, angle: float = math.pi / 6) -> np.ndarray:
+    """A = R diag(1/κ, 1) Rᵀ, R a rotation by ``angle``: eigenvalues 1/κ and 1, κ = cond(A)."""
+    if kappa < 1:
+        raise ValueError(f"kappa must be >= 1, got {kappa}")
+    c, s = math.cos(angle), math.sin(angle)
+    r = np.array([[c, -s], [s, c]])
+    return r @ np.diag([1 / kappa, 1.0]) @ r.T
+
+
+@functools.cache
+def _mnist_family(hidden: int, batch_size: int):
+    from gdlab import losses, models
+
+    model = models.mlp([40, hidden, 10], activation="tanh", init="xavier", dtype=jnp.float32)
+    objective = losses.objective(model.apply, losses.softmax_cross_entropy)
+
+    def weights(d, data, start):
+        return jax.tree.map(lambda table, x: table[_row(start)] + x, data["inits"], d)
+
+    def full(d, data, *, start):
+        """The full-batch training cross entropy at inits[start] + d."""
+        return objective(weights(d, data, start), data)
+
+    def loss(d, data, *, start, key):
+        """Full batch if data["full"], else a minibatch drawn with replacement."""
+
+        def minibatch(params):
+            k = jax.random.fold_in(key, _row(start))
+            idx = jax.random.randint(k, (batch_size,), 0, data["y"].shape[0])
+            return objective(params, {"x": data["x"][idx], "y": data["y"][idx]})
+
+        params = weights(d, data, start)
+        return jax.lax.cond(data["full"], lambda p: objective(p, data), minibatch, params)
+
+    return loss, full, model.init
+
+
+def mnist1d_benches(*, hidden: int = 32, train_size: int = 4000, batch_size: int = 128,
+                    starts: int = 6, target: float = 0.5, seed: int = 0) -> tuple[Bench, Bench]:
+    """(full batch, minibatch) benches: a tanh MLP 40-hidden-10 on MNIST-1D, float32.
+
+    Start row i is the Xavier initialisation drawn from key(i); the minibatch bench
+    also draws its batches (with replacement) from a stream that depends on the row.
+    Both record the full-batch training cross entropy; ``target`` is a training loss.
+    """
+    from gdlab import data as gdata
+
+    d = gdata.mnist1d(seed=seed)
+    if not 0 < train_size <= d["x"].shape[0]:
+        raise ValueError(f"train_size must be in 1..{d['x'].shape[0]}, got {train_size}")
+    loss, full, init = _mnist_family(hidden, batch_size)
+    inits = [init(jax.random.key(i)) for i in range(starts)]
+    table = jax.tree.map(lambda *rows: np.stack([np.asarray(r) for r in rows]), *inits)
+    zero = jax.tree.map(jnp.zeros_like, inits[0])
+    arrays = {"x": np.asarray(d["x"][:train_size], np.float32),
+              "y": np.asarray(d["y"][:train_size], np.int32), "inits": table}
+    return tuple(
+        Bench(name, loss, zero, {**arrays, "full": np.bool_(is_full)}, starts, target=target,
+              floor=1e-6, stochastic=True, eval_fn=full)
+        for name, is_full in (("mnist1d_full", True), ("mnist1d_minibatch", False))
+    )
+
+
+def bench_for(problem: str, *, radius: float = 0.1, starts: int = 6,
+              target: float | None = None) -> Bench:
+    """The bench ``gdlab compare --problem`` builds: a 2-D problem or "mnist1d"[_minibatch]."""
+    extra = {} if target is None else {"target": target}
+    if problem in ("mnist1d", "mnist1d_minibatch"):
+        full, mini = mnist1d_benches(starts=starts, **extra)
+        return full if problem == "mnist1d" else mini
+    if problem not in SMALL:
+        raise ValueError(f"unknown problem {problem!r}; valid: "
+                         f"{', '.join((*SMALL, 'mnist1d', 'mnist1d_minibatch'))}")
+    return small_bench(problem, radius=radius, starts=starts, **extra)

@@ -1,0 +1,106 @@
+"""``gdlab compare``: an ad-hoc comparison on one problem, printed and written to a folder."""
+
+import argparse
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import jax
+
+from gdlab.compare._benches import SMALL, bench_for
+from gdlab.compare._figures import figures_for
+from gdlab.compare._protocol import compare
+from gdlab.compare._specs import SPECS, step_grid
+from gdlab.compare._tables import csv_table, markdown_table
+
+PROBLEMS = (*SMALL, "mnist1d", "mnist1d_minibatch")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise ValueError(f"compare: {message}")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="gdlab compare", description="Compare optimizers on one problem: "
+                "median and IQR over seeds, steps and evaluations to a target.")
+    p.add_argument("--problem", required=True, help=f"one of {', '.join(PROBLEMS)}")
+    p.add_argument("--optimizers", default="sgd,momentum,adam,lbfgs",
+                   help=f"comma-separated, from {', '.join(SPECS)}")
+    p.add_argument("--steps", type=int, default=500, help="updates per run (default 500)")
+    p.add_argument("--seeds", type=int, default=1,
+                   help="runs per optimizer from random starts around x0 (default 1)")
+    p.add_argument("--tune", action="store_true", help="tune every optimizer on the shared "
+                   "log grid of step sizes (the fair protocol) instead of using defaults")
+    p.add_argument("--learning-rate", type=float, default=None,
+                   help="without --tune: this step size for every optimizer")
+    p.add_argument("--radius", type=float, default=0.1,
+                   help="2-D problems: starts x0 + radius·N(0, I) (default 0.1)")
+    p.add_argument("--target", type=float, default=None,
+                   help="f − f* that counts as solved (default 1e-6; MNIST-1D: loss 0.5)")
+    return p
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write ``text`` atomically (a temporary file in the same folder, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def main(args: Sequence[str], *, out=None) -> int:
+    """Run ``gdlab compare ARGS``: print the table; write result.json, table.csv, table.md
+    and figures to ``<out or results-compare>/<problem>/``. Returns the exit code."""
+    from gdlab import plotting, results
+
+    opts = parser().parse_args(list(args))
+    names = [n.strip() for n in opts.optimizers.split(",") if n.strip()]
+    bad = [n for n in names if n not in SPECS]
+    if bad or not names:
+        raise ValueError(f"unknown optimizer(s) {', '.join(bad) or '(none given)'}; "
+                         f"valid: {', '.join(SPECS)}")
+    if opts.problem not in PROBLEMS:
+        raise ValueError(f"unknown problem {opts.problem!r}; valid: {', '.join(PROBLEMS)}")
+    if opts.steps < 1 or opts.seeds < 1:
+        raise ValueError("--steps and --seeds must be >= 1")
+    jax.config.update("jax_enable_x64", True)
+    bench = bench_for(opts.problem, radius=opts.radius, starts=opts.seeds + 1,
+                      target=opts.target)
+    start = time.perf_counter()
+    entries = compare(
+        bench, names, num_steps=opts.steps, seeds=range(1, opts.seeds + 1),
+        steps=step_grid() if opts.tune else None,
+        overrides=None if opts.learning_rate is None else {"step": opts.learning_rate},
+        joint=bench.x0 is not None,
+    )
+    seconds = time.perf_counter() - start
+    rows = [e["row"] for e in entries]
+    table = markdown_table(rows)
+    print(table, end="")
+    folder = Path(out or "results-compare") / opts.problem
+    series = {"bench": bench.name, "problem": bench.problem,
+              "A": bench.data.get("A") if bench.x0 is not None else None, "entries": entries}
+    stored = results.to_jsonable({
+        "experiment": "compare", "config": vars(opts), "metrics": {"seconds": seconds},
+        "series": series, "meta": results.metadata(),
+    })
+    results.write_json(folder / results.RESULT_FILE, stored)
+    _write_text(folder / "table.csv", csv_table(rows))
+    _write_text(folder / "table.md", table)
+    figures = figures_for(stored["series"])
+    try:
+        for name, fig in figures.items():
+            results.save_figure(folder / f"{name}.png", fig)
+    finally:
+        plotting.close(figures)
+    print(f"{len(names)} optimizers in {seconds:.1f} s; wrote {folder}/")
+    return 0

@@ -1,0 +1,71 @@
+"""Result rows as Markdown and CSV: medians with [q25, q75]; "never" for failures."""
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+
+COLUMNS = ("bench", "optimizer", "tuned setting", "reached", "diverged", "final f − f*",
+           "steps to target", "evals to target", "evals/step", "s/run")
+
+CSV_FIELDS = ("bench", "optimizer", "hyperparameters", "configs_tried", "tuning_diverged",
+              "seeds", "reached", "diverged", "target", "final_gap_median", "final_gap_q25",
+              "final_gap_q75", "steps_to_target_median", "steps_to_target_q25",
+              "steps_to_target_q75", "evals_to_target_median", "evals_to_target_q25",
+              "evals_to_target_q75", "evals_per_step", "seconds_per_run")
+
+
+def number(x, digits: int = 3) -> str:
+    """A short string for a table cell: None -> "–", +inf -> "never"."""
+    if x is None:
+        return "–"
+    x = float(x)
+    if not math.isfinite(x):
+        return "never" if x > 0 else "–"
+    if x == int(x) and abs(x) < 1e6:
+        return str(int(x))
+    if abs(x) >= 1e4 or abs(x) < 1e-2:
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}g}"
+
+
+def _spread(row: dict, key: str) -> str:
+    median = row.get(f"{key}_median")
+    if median is None or not math.isfinite(median):
+        return "never"
+    return (f"{number(median)} [{number(row[f'{key}_q25'])}, "
+            f"{number(row[f'{key}_q75'])}]")
+
+
+def cells(row: dict) -> list[str]:
+    """A row as the strings of ``COLUMNS``."""
+    setting = ", ".join(f"{k.replace('learning_rate', 'η')}={number(v, 2)}"
+                        for k, v in row["hyperparameters"].items())
+    return [row["bench"], row["optimizer"], setting, f"{row['reached']}/{row['seeds']}",
+            str(row["diverged"]), _spread(row, "final_gap"), _spread(row, "steps_to_target"),
+            _spread(row, "evals_to_target"), number(row["evals_per_step"]),
+            number(row["seconds_per_run"])]
+
+
+def markdown_table(rows: Sequence[dict]) -> str:
+    """Rows as a Markdown table."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cells(r)) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def csv_table(rows: Sequence[dict]) -> str:
+    """Rows as CSV with full-precision numbers ("inf" for failures, empty if not measured)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        values = dict(row)
+        values["hyperparameters"] = ";".join(f"{k}={v:g}" for k, v in
+                                             row["hyperparameters"].items())
+        for key in CSV_FIELDS:
+            v = values.get(key)
+            if v is None:
+                values[key] = "inf" if key.endswith(("_median", "_q25", "_q75")) else ""
+        writer.writerow(values)
+    return out.getvalue()
