@@ -143,9 +143,8 @@ def lanczos_history(loss, params, steps):
 
     def run(p):
         flat, _, matvec = flat_operator(loss, p)
-        k_start, k_restart = jax.random.split(KEY)
-        v0 = start_vector(k_start, flat.shape[0], flat.dtype)
-        return tridiagonalize(matvec, v0, steps, key=k_restart)[:2]
+        v0 = start_vector(KEY, flat.shape[0], flat.dtype)
+        return tridiagonalize(matvec, v0, steps)[:2]
 
     (alpha, beta), timing = measure(run, params, budget_s=0)
     alpha, beta = np.asarray(alpha, np.float64), np.asarray(beta, np.float64)

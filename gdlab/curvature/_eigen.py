@@ -11,8 +11,12 @@ from jax.flatten_util import ravel_pytree
 from gdlab.curvature._lanczos import ritz
 from gdlab.curvature._operators import flat_operator, hessian
 
-DENSE_MAX_SIZE = 512
-"""``method="auto"`` forms the dense Hessian when the parameter count n ≤ this."""
+DENSE_MAX_SIZE = 128
+"""``method="auto"`` forms the dense Hessian when the parameter count n ≤ this.
+
+Dense costs n HVPs and an O(n³) ``eigh`` but is exact; Lanczos costs min(n, 40) HVPs.
+Above ~100 parameters Lanczos is already the faster of the two (benchmarks/curvature.py).
+"""
 
 METHODS = ("auto", "dense", "lanczos")
 _DENSE_BATCH = 128  # Hessian columns computed at once on the dense path
@@ -81,9 +85,7 @@ def _spectrum(f, x, key, *, method, num_iters):
     if method == "dense":
         theta, vectors = dense_eigh(f, x)
         return theta, vectors, None
-    k_start, k_restart = jax.random.split(key)
-    v0 = start_vector(k_start, flat.shape[0], flat.dtype)
-    return ritz(matvec, v0, num_iters, key=k_restart)
+    return ritz(matvec, start_vector(key, flat.shape[0], flat.dtype), num_iters)
 
 
 def _eigenvalues(f, x, k, key, num_iters, method, return_vectors, largest):
@@ -105,10 +107,12 @@ def _eigenvalues(f, x, k, key, num_iters, method, return_vectors, largest):
 def top_eigenvalues(f, x, k=1, *, key=None, num_iters=None, method="auto", return_vectors=False):
     """The k largest eigenvalues λ₁ ≥ … ≥ λ_k of the Hessian of ``f`` at ``x``.
 
-    Lanczos with full reorthogonalisation on Hessian-vector products: m steps cost m
-    HVPs and m·n memory, and the extreme Ritz values converge first (the error decays
-    like exp(−2m·√(gap/spread)) for a separated λ₁), so m ≈ 40 already gives the top few
-    eigenvalues of a network to many digits, whatever its size. Small problems
+    Lanczos with full reorthogonalisation on Hessian-vector products: m steps build an
+    orthonormal basis V of the Krylov space span{v, Hv, …, H^{m−1}v} and T = VᵀHV
+    (tridiagonal); the eigenvalues of T approximate the extreme eigenvalues of H first,
+    with an error in λ₁ falling like exp(−4m√γ), γ = (λ₁ − λ₂)/(λ₂ − λ_n) (Kaniel–Paige).
+    m steps cost m HVPs and m·n memory; for networks a few tens of steps usually give
+    λ₁ to 1e-3 whatever n (benchmarks/curvature.py). Small problems
     (n ≤ ``DENSE_MAX_SIZE``) use the dense Hessian and ``eigh`` instead (exact).
 
     Args:
@@ -203,8 +207,9 @@ def power_iteration(f, x, *, key=None, num_iters=100, tol=1e-6):
     when |λ_min| > λ_max (so it is not the sharpness there: use ``sharpness``), at the
     rate |λ₂/λ₁| per step; with λ₁ = −λ₂ it does not converge at all (check
     ``residual``). It stops when ‖Hv − (vᵀHv)v‖ ≤ tol·|vᵀHv| or after ``num_iters``
-    HVPs. Lanczos (``top_eigenvalues``) is never slower for the same number of HVPs;
-    this is the textbook baseline (PyHessian uses it).
+    HVPs. This is the textbook baseline (PyHessian uses it); Lanczos is at least as
+    accurate for the same number of HVPs, since the power iterate lies in the Krylov
+    space over which Lanczos optimises the Rayleigh quotient.
 
     Args:
       f: scalar function of the pytree ``x``.

@@ -20,14 +20,16 @@ def _orthogonalize(w, basis):
     return w
 
 
-def tridiagonalize(matvec, v0, num_iters, *, key):
+def tridiagonalize(matvec, v0, num_iters):
     """m = ``num_iters`` Lanczos steps on the symmetric operator ``matvec`` from unit ``v0``.
 
     Each step: w = A v_j; α_j = v_jᵀw; w ← w − VVᵀw (twice, against every basis vector
     so far: full reorthogonalisation, which keeps V orthonormal in floating point);
     β_j = ‖w‖; v_{j+1} = w / β_j. If β_j ≤ √eps·‖A v_j‖ the Krylov space is invariant
-    (an exact breakdown): β_j is set to 0 and v_{j+1} is a fresh random vector
-    orthogonal to V, so T = VᵀAV stays exact and block diagonal.
+    (an exact breakdown, e.g. a repeated eigenvalue): β_j is set to 0 and the next
+    vector is the coordinate vector e_i least covered by V (smallest Σ_j V_ji², so at
+    least 1 − (j+1)/n of it lies outside span V), orthogonalised. T = VᵀAV stays exact
+    and block diagonal, and the blocks after a breakdown carry zero quadrature weight.
 
     Returns (alpha (m,), beta (m-1,), basis (m, n)); requires 1 ≤ m ≤ n (checked by
     the callers, which know n statically).
@@ -47,8 +49,8 @@ def tridiagonalize(matvec, v0, num_iters, *, key):
         breakdown = (b <= threshold * scale) & (j + 1 < num_iters)
 
         def restart(_):
-            r = jax.random.normal(jax.random.fold_in(key, j), (n,), dtype)
-            r = _orthogonalize(r, basis)
+            least_covered = jnp.argmin(jnp.sum(basis**2, axis=0))
+            r = _orthogonalize(jax.nn.one_hot(least_covered, n, dtype=dtype), basis)
             return r / jnp.linalg.norm(r), jnp.zeros((), dtype)
 
         def proceed(_):
@@ -63,13 +65,13 @@ def tridiagonalize(matvec, v0, num_iters, *, key):
     return alpha, beta[: num_iters - 1], basis[:num_iters]
 
 
-def ritz(matvec, v0, num_iters, *, key):
+def ritz(matvec, v0, num_iters):
     """Ritz values (ascending), their eigenvectors in T's coordinates, and the basis.
 
     Returns (theta (m,), s (m, m) with columns the eigenvectors of T, basis (m, n)); the
     Ritz vectors are ``s.T @ basis`` and the quadrature weights ``s[0] ** 2``.
     """
-    alpha, beta, basis = tridiagonalize(matvec, v0, num_iters, key=key)
+    alpha, beta, basis = tridiagonalize(matvec, v0, num_iters)
     t = jnp.diag(alpha) + jnp.diag(beta, 1) + jnp.diag(beta, -1)
     theta, s = jnp.linalg.eigh(t)
     return theta, s, basis

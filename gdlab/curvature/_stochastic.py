@@ -87,9 +87,8 @@ def _slq(f, x, key, grid, sigma, *, num_probes, num_iters, num_points, method):
     else:
 
         def probe(k):
-            k_start, k_restart = jax.random.split(k)
-            v0 = jax.random.rademacher(k_start, (n,), flat.dtype) / jnp.sqrt(n).astype(flat.dtype)
-            theta, s, _ = ritz(matvec, v0, num_iters, key=k_restart)
+            v0 = jax.random.rademacher(k, (n,), flat.dtype) / jnp.sqrt(n).astype(flat.dtype)
+            theta, s, _ = ritz(matvec, v0, num_iters)
             return theta, s[0] ** 2
 
         nodes, weights = lax.map(probe, jax.random.split(key, num_probes))
