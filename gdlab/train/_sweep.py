@@ -345,7 +345,7 @@ def _run_chunks(compiled, points, seeds, p0, data, devices, chunk_size, progress
             chunk = _place(padded[index * size:(index + 1) * size], devices)
             leaves = jax.tree.leaves(_fetch(compiled(chunk, seeds, p0, data)))
             computed += 1
-            if folder is not None:
+            if folder is not None and jax.process_index() == 0:  # one writer per sweep
                 _checkpoint.save_chunk(folder, index, leaves)
         else:
             loaded += 1
