@@ -390,8 +390,8 @@ def make(name: str, **kwargs) -> Schedule:
 def evaluate(schedule: Schedule, num_steps: int) -> jax.Array:
     """η(0), …, η(num_steps − 1) as one array (the learning rates of num_steps updates)."""
     num_steps = _check_steps("num_steps", num_steps)
-    values = jax.vmap(schedule)(jnp.arange(num_steps, dtype=jnp.int32))
-    return jnp.broadcast_to(values, (num_steps,))
+    steps = jnp.arange(num_steps, dtype=jnp.int32)  # optax's update counts
+    return jax.jit(lambda t: jnp.broadcast_to(jax.vmap(schedule)(t), t.shape))(steps)
 
 
 # --------------------------------------------------------------------------- plateau
