@@ -203,3 +203,43 @@ def test_bad_scale_arguments():
         train.sweep(bowl, X0, "sgd", {"learning_rate": LRS}, 5, chunk_size=0)
     with pytest.raises(ValueError, match="device"):
         train.sweep(bowl, X0, "sgd", {"learning_rate": LRS}, 5, devices=99)
+
+
+MULTIHOST = textwrap.dedent("""
+    import json, sys
+    import jax
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address=sys.argv[2], num_processes=2,
+                               process_id=int(sys.argv[1]))
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp, numpy as np
+    from gdlab import train
+
+    def bowl(x):
+        return 0.5 * (x[0] ** 2 + 10.0 * x[1] ** 2)
+
+    sw = train.sweep(bowl, jnp.array([1.0, 1.0]), "sgd",
+                     {"learning_rate": np.linspace(0.01, 0.25, 10)}, 40)
+    print(json.dumps({"devices": len(jax.devices()), "best": sw.best_loss.tolist(),
+                      "diverged_at": sw.diverged_at.tolist()}))
+""")
+
+
+def test_two_process_simulation_of_a_multi_host_sweep():
+    """jax.distributed with 2 processes × 2 CPU devices: the same numbers as one process."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{s.getsockname()[1]}"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+           "JAX_PLATFORMS": "cpu"}
+    procs = [subprocess.Popen([sys.executable, "-c", MULTIHOST, str(i), address], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+             for i in range(2)]
+    outs = [json.loads(p.communicate(timeout=300)[0].strip().splitlines()[-1]) for p in procs]
+    single = train.sweep(bowl, X0, "sgd", {"learning_rate": LRS}, 40)
+    for out in outs:
+        assert out["devices"] == 4
+        np.testing.assert_array_equal(out["best"], single.best_loss)
+        np.testing.assert_array_equal(out["diverged_at"], single.diverged_at)
