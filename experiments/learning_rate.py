@@ -11,11 +11,12 @@ compared with the Hessian from ``jax.hessian``); and an MLP on MNIST-1D, where
 
 Run:    gdlab run learning_rate      (or: python experiments/learning_rate.py --help)
 Writes: results/learning_rate/result.json, parabola.png, paths.png, stability.png, mlp.png
-Expect: ~1 min on a 2-core CPU. x² iterates = (1 − 2η)^t·10 to 1e-15; measured limits
+Expect: ~30 s on a 2-core CPU. x² iterates = (1 − 2η)^t·10 to 1e-15; measured limits
         bracket 2/λ_max = 0.2, 0.02, 0.002 within one grid step (1.5%); per-direction
-        factors = |1 − ηλ_i| to 1e-12; best factors 0.818, 0.980, 0.998 = (κ − 1)/(κ + 1).
-        MLP: 2/λ_max(init) ≈ 1.76, yet the best rate is ≈ 5 and the loss only stops
-        falling near 25: the curvature changes as the network trains.
+        factors = |1 − ηλ_i| to 5e-12; best factors 0.8185, 0.9805, 0.9979 against
+        (κ − 1)/(κ + 1) = 0.8182, 0.9802, 0.9980. MLP: 2/λ_max(init) = 1.76, yet the best
+        rate is 4.6 (2.6×) and the loss stops improving only at 31 (18×): the curvature
+        changes as the network trains (λ_max = 0.53 after the best run).
 """
 
 import functools
