@@ -114,7 +114,7 @@ def paths(config: Config) -> dict:
         valley_runs.append({"rate": rate, "x": xs, "loss": loss,
                             "rel_error": float(np.max(np.abs(xs - theory)) / 5)})
     xcos = gdlab.problems.x_cos()
-    curvature = float(jax.hessian(xcos.loss)(xcos.argmin))
+    curvature = float(gdlab.curvature.hessian(xcos.loss, xcos.argmin)[0, 0])  # f''(x*), jitted
     xcos_runs = []
     for rate, xs, loss in zip(config.xcos_rates, *_sgd_paths(xcos, config.xcos_rates,
                                                              config.xcos_steps), strict=True):
