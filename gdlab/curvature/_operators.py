@@ -83,7 +83,9 @@ def batched(f_batch, batches):
     closed over and must fit.)
 
     Data may equally be passed by closure: ``f = lambda p: loss(p, X, Y)`` or
-    ``functools.partial``; every function here takes such an ``f(params)``.
+    ``functools.partial``; every function here takes such an ``f(params)``. The
+    eigenvalue functions compile once per ``f`` object, so build ``f`` once (outside a
+    training loop) and pass the same object each time.
 
     Args:
       f_batch: ``f_batch(params, batch) -> scalar``.
