@@ -32,7 +32,8 @@ chained *after* an optimizer, and ``gdlab.train.run`` passes it the loss::
 Values (I, P, E, ``value``, ``alpha``) may be traced JAX numbers, so a sweep can vary a
 schedule's peak in one compiled call; step counts and shape factors must be Python
 numbers. ``optimizer_factory`` makes the factory such a sweep needs;
-``table_factory`` runs several schedule *shapes* in one compiled sweep. Bad arguments
+``table_factory`` runs several schedule *shapes* in one compiled sweep; ``evaluate`` and
+``tabulate`` give a schedule's values over a budget of steps. Bad arguments
 (negative values, non-positive step counts, unknown names or arguments) raise
 ``ValueError`` when the schedule is made, not when it is first called.
 
@@ -389,9 +390,24 @@ def make(name: str, **kwargs) -> Schedule:
 
 def evaluate(schedule: Schedule, num_steps: int) -> jax.Array:
     """η(0), …, η(num_steps − 1) as one array (the learning rates of num_steps updates)."""
+    return tabulate([schedule], num_steps)[0]
+
+
+def tabulate(schedules: Sequence[Schedule], num_steps: int) -> jax.Array:
+    """Several schedules over steps 0 … num_steps − 1: shape (len(schedules), num_steps).
+
+    One compilation for all of them (each schedule alone would cost one).
+    """
     num_steps = _check_steps("num_steps", num_steps)
+    schedules = list(schedules)
+    if not schedules or not all(callable(s) for s in schedules):
+        raise ValueError("schedules must be a non-empty sequence of schedules (callables)")
     steps = jnp.arange(num_steps, dtype=jnp.int32)  # optax's update counts
-    return jax.jit(lambda t: jnp.broadcast_to(jax.vmap(schedule)(t), t.shape))(steps)
+
+    def table(t):
+        return jnp.stack([jnp.broadcast_to(jax.vmap(s)(t), t.shape) for s in schedules])
+
+    return jax.jit(table)(steps)
 
 
 # --------------------------------------------------------------------------- plateau
@@ -493,11 +509,12 @@ def optimizer_factory(optimizer, schedule: str, **schedule_kwargs) -> Callable:
     return _signed(build, ["learning_rate"], rest)
 
 
-def table_factory(optimizer, shapes: Sequence[Schedule], num_steps: int) -> Callable:
+def table_factory(optimizer, shapes, num_steps: int) -> Callable:
     """Several schedule shapes in one compiled sweep: ``f(learning_rate, schedule, **hyper)``.
 
     Each shape s_k (a schedule with peak 1, e.g. ``make("cosine", init_value=1.0,
-    decay_steps=T)``) is tabulated over ``num_steps`` steps; the optimizer's rate is
+    decay_steps=T)``) is tabulated over ``num_steps`` steps (``shapes`` may also be
+    that table already, an array (k, num_steps) from ``tabulate``); the optimizer's rate is
     η(t) = learning_rate · s_k(t) with k = round(schedule) (held at s_k(num_steps − 1)
     after the table ends). Both names are ordinary traced hyperparameters, so
     ``train.sweep(..., {"schedule": range(len(shapes)), "learning_rate": peaks})``
@@ -511,9 +528,14 @@ def table_factory(optimizer, shapes: Sequence[Schedule], num_steps: int) -> Call
     """
     factory, rest = _optimizer_parts(optimizer)
     num_steps = _check_steps("num_steps", num_steps)
-    if not shapes:
-        raise ValueError("shapes must be a non-empty sequence of schedules")
-    table = np.stack([np.asarray(evaluate(s, num_steps), dtype=np.float64) for s in shapes])
+    if isinstance(shapes, np.ndarray | jax.Array):
+        table = np.asarray(shapes, dtype=np.float64)
+        if table.ndim != 2 or table.shape[0] < 1 or table.shape[1] != num_steps:
+            raise ValueError(f"a table of shapes must be (k >= 1, {num_steps}), got {table.shape}")
+    else:
+        if not shapes:
+            raise ValueError("shapes must be a non-empty sequence of schedules")
+        table = np.asarray(tabulate(shapes, num_steps), dtype=np.float64)
     if not np.all(np.isfinite(table)) or np.any(table < 0):
         raise ValueError("every shape must give finite values >= 0 over num_steps steps")
 
@@ -551,6 +573,7 @@ __all__ = [
     "sgdr",
     "step_decay",
     "table_factory",
+    "tabulate",
     "warmup_constant",
     "warmup_cosine",
 ]

@@ -78,12 +78,15 @@ def test_every_name_has_a_closed_form_test():
     assert "reduce_on_plateau" not in schedules.names()
 
 
-def test_evaluate_gives_the_rates_of_num_steps_updates():
-    values = np.asarray(schedules.evaluate(schedules.make("linear", init_value=1.0,
-                                                          end_value=0.0, transition_steps=4), 6))
-    np.testing.assert_allclose(values, [1.0, 0.75, 0.5, 0.25, 0.0, 0.0], atol=1e-15)
-    constant = schedules.evaluate(schedules.make("constant", value=0.3), 5)
-    np.testing.assert_array_equal(np.asarray(constant), np.full(5, 0.3))
+def test_evaluate_and_tabulate_give_the_rates_of_num_steps_updates():
+    linear = schedules.make("linear", init_value=1.0, end_value=0.0, transition_steps=4)
+    np.testing.assert_allclose(schedules.evaluate(linear, 6), [1, 0.75, 0.5, 0.25, 0, 0],
+                               atol=1e-15)
+    table = schedules.tabulate([linear, schedules.make("constant", value=0.3)], 6)
+    assert table.shape == (2, 6)
+    np.testing.assert_allclose(table[1], np.full(6, 0.3), rtol=1e-15)
+    with pytest.raises(ValueError, match="non-empty"):
+        schedules.tabulate([], 6)
 
 
 def test_dtypes_follow_the_values():
@@ -146,6 +149,11 @@ def test_table_factory_runs_several_shapes_in_one_sweep():
               schedules.make("step_decay", init_value=1.0, step_size=10, decay_rate=0.1),
               schedules.make("cosine", init_value=1.0, decay_steps=20)]
     factory = schedules.table_factory("momentum", shapes, T)
+    assert schedules.table_factory("sgd", np.ones((2, T)), T) is not None  # a ready table
+    with pytest.raises(ValueError, match=r"must be \(k >= 1, 30\)"):
+        schedules.table_factory("sgd", np.ones((2, T - 1)), T)
+    with pytest.raises(ValueError, match="finite values >= 0"):
+        schedules.table_factory("sgd", -np.ones((1, T)), T)
     peaks = np.array([0.2, 0.9])
     sw = gdlab.train.sweep(lambda x: 0.5 * lam * x**2, jnp.asarray(x0), factory,
                            {"schedule": [0, 1, 2], "learning_rate": peaks}, T,
