@@ -12,9 +12,11 @@ rising straight past the edges where the larger-η runs stop.
 
 Run:    gdlab run edge_of_stability      (or: python experiments/edge_of_stability.py --help)
 Writes: results/edge_of_stability/result.json, sharpness.png
-Expect: ~1-3 min on a loaded 2-core CPU; after reaching the edge each run's
-        sharpness·η/2 averages ≈ 1 over the second half (see the metrics), while the
-        gradient-flow reference climbs past every 2/η.
+Expect: ~2.5 min on a loaded 2-core CPU (~30 s of CPU time); for η = 0.3, 0.25, 0.2 the
+        sharpness (11.4 at init) returns to 0.9·2/η at steps 240, 380, 860 and the mean of
+        sharpness·η/2 over the second half of 2000 steps is 1.025, 1.014, 0.992; the loss
+        rises on 30%, 18%, 4% of steps; the gradient-flow reference (η = 0.1) ends at
+        sharpness 12.1, 1.2-1.8 × each 2/η.
 """
 
 import functools
