@@ -290,7 +290,7 @@ def main():
     parser.add_argument("--max-size", type=int, default=1_000_000, help="largest n for Lanczos")
     parser.add_argument("--examples", type=int, default=1000, help="full-batch size")
     parser.add_argument("--steps", type=int, default=40, help="Lanczos steps of the history")
-    parser.add_argument("--dense-budget", type=float, default=240.0, help="seconds per dense run")
+    parser.add_argument("--dense-budget", type=float, default=300.0, help="seconds per dense run")
     parser.add_argument("--dense-memory", type=int, default=2**31, help="bytes for Hessian columns")
     args = parser.parse_args()
 
