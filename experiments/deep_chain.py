@@ -38,7 +38,14 @@ every depth.
 Run:    gdlab run deep_chain      (or: python experiments/deep_chain.py --help)
 Writes: results/deep_chain/result.json, orders.png, depth_sweep.png, batch_norm.png,
         cost_gradient.png
-Expect: ~30 s on a 2-core CPU (--quick ~10 s). NUMBERS
+Expect: ~30 s of CPU on a 2-core machine (--quick ~10 s). Depth 10, ε = 0.1/gᵀg: weights
+        1 lower ŷ by 0.0956 = 1 − (1 − 0.01)^10, weights 1.5 by 0.09992, weights 0.5
+        raise it by 4.4e6 (U = 102); the jet's orders sum to the actual change (7.6e-13
+        relative) and match ŷ·e_k(u) to 4e-14; ½ε²gᵀHg from jax.hessian is 45× the
+        book's term for equal weights. At depth 50 the higher orders reach 10^604 times
+        the first for ε = 0.1/gᵀg with weights 0.5, and 10^314 for ε = 0.01 with
+        weights 1.5. With batch norm |actual/predicted − 1| is 0.04 or less at every
+        depth and scale, exactly its one second-order term (to 5e-12).
 """
 
 import functools
@@ -255,14 +262,31 @@ def _chain_value(apply, x, w):
 # --- part 2: depths 2..max_depth, both rules, exactly -----------------------------------------
 
 
+@jax.jit
+def _padded_grads_and_gHg(w, mask, x):
+    """g = ∇_w ŷ (zero on the padding) and gᵀHg (one HVP) for each row of ``w``.
+
+    The chain is deep_chain(top) with the weights passed as a tuple of scalars (no
+    gathers or scatters to compile); compiled once per shape.
+    """
+    apply = gdlab.models.deep_chain(w.shape[1]).apply
+    f = lambda ws: apply(ws, x)
+
+    def one(ws, m):
+        g = tuple(gi * mi for gi, mi in zip(jax.grad(f)(ws), m, strict=True))
+        hg = gdlab.curvature.hvp(f, ws, g)  # H·g without the l × l matrix
+        return jnp.stack(g), sum(gi * hi for gi, hi in zip(g, hg, strict=True))
+
+    columns = lambda a: tuple(jnp.unstack(a, axis=1))
+    return jax.vmap(one)(columns(w), columns(mask.astype(w.dtype)))
+
+
 def depth_sweep(config: Config) -> dict:
     """Every depth and weight set: g by backprop and ½ε²gᵀHg by a Hessian-vector product
     on one padded chain (weights past the depth are 1 and not stepped: the same ŷ, g and
     second order), then the exact series in log space. (jax.hessian gives the same number
     at the book's depth; on a 50-layer chain its compile alone takes minutes.)"""
     top = config.max_depth
-    model = gdlab.models.deep_chain(top)
-    f = functools.partial(_chain_value, model.apply, config.x)
     sets = weight_sets(config)
     depths = np.arange(2, top + 1)
     padded = np.ones((len(sets), len(depths), top))
@@ -270,15 +294,7 @@ def depth_sweep(config: Config) -> dict:
         for j, depth in enumerate(depths):
             padded[i, j, :depth] = weights(pattern, depth)
     mask = np.broadcast_to(np.arange(top) < depths[:, None], padded.shape).reshape(-1, top)
-
-    def one(w, m):  # w, m: tuples of scalars (no gathers or scatters to compile)
-        g = tuple(gi * mi for gi, mi in zip(jax.grad(f)(w), m, strict=True))  # padding: 0
-        hg = gdlab.curvature.hvp(f, w, g)  # H·g without the l × l matrix
-        return jnp.stack(g), sum(gi * hi for gi, hi in zip(g, hg, strict=True))
-
-    columns = lambda a: tuple(jnp.unstack(a, axis=1))
-    grads, quad = jax.jit(lambda w, m: jax.vmap(one)(columns(w), columns(m)))(
-        padded.reshape(-1, top), mask)
+    grads, quad = _padded_grads_and_gHg(padded.reshape(-1, top), mask, config.x)
     grads = np.asarray(grads).reshape(padded.shape)
     quad = np.asarray(quad).reshape(padded.shape[:2])
     out = {"depths": depths, "sets": list(sets), "rules": {}}
@@ -537,7 +553,7 @@ def _plot_sweep(result):
         ax.axhline(1, **plotting.THEORY, label="1: first order is right")
         ax.set(xlabel="depth l", ylabel="actual Δŷ / predicted Δŷ",
                title=f"{label}\nactual over predicted (▲▼: beyond ±10³, sign alternates)")
-        ax.legend(fontsize=7.5, loc="upper right", bbox_to_anchor=(1.0, 0.93))
+        ax.legend(fontsize=7.5, loc="upper right", bbox_to_anchor=(1.0, 0.93), ncols=2)
         ax = axes[row, 1]
         for i, name in enumerate(sw["sets"]):
             ax.plot(depths, plotting.array(r["H_log10"][i]), color=colors[name],
