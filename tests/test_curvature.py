@@ -54,7 +54,7 @@ LAM_TREE = np.sort(np.concatenate([[9.0, 7.0, 6.0, -4.0, -3.0], RNG.uniform(-1, 
 A_TREE = _matrix(LAM_TREE, seed=1)
 F_TREE = _tree_quadratic(A_TREE)
 
-# Larger problem (n = 300 > any default dense threshold used here): bulk + outliers.
+# Larger problem (n = 300, above DENSE_MAX_SIZE): a bulk plus outliers at both ends.
 N_BIG = 300
 LAM_BIG = np.sort(
     np.concatenate(
