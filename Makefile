@@ -10,7 +10,7 @@ run: $(VENV)/.installed
 	$(BIN)/gdlab run --all
 
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -q -n 2 --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -1,6 +1,6 @@
 """How does a sweep scale? Points per second vs grid size and devices; memory per recording policy.
 
-Three measurements, each in its own subprocess so device counts and peak memory are clean:
+Four measurements, each in its own subprocess so device counts and peak memory are clean:
 
   throughput   GD on 2-D Rosenbrock, 200 steps, record="summary": grid sizes 1 to
                100,000 on one device (warm time, compilation excluded, one compilation
@@ -15,6 +15,9 @@ Three measurements, each in its own subprocess so device counts and peak memory 
                memory analysis of one compiled chunk. From the summary chunk we project a
                100,000-point × 1,000-step sweep in chunks of 64: its memory is one
                chunk's plus 100,000 summaries, whatever the grid size.
+  grid memory  that claim measured: the MLP (100 samples, 10 steps) swept over 256, 4,096
+               and 65,536 learning rates in chunks of 256 with record="summary"; peak
+               resident memory per grid size.
 
 Run:  .venv/bin/python benchmarks/scale.py [--max-points 100000]
 Writes benchmarks/out/scale.json and prints Markdown tables.
@@ -30,6 +33,7 @@ import time
 from pathlib import Path
 
 ROSENBROCK_STEPS = 200
+GRID_SAMPLES, GRID_STEPS, GRID_CHUNK = 100, 10, 256  # the grid-size memory measurement
 
 
 def _rosenbrock_sweep(points: int, devices=None, chunk_size=None):
@@ -115,6 +119,29 @@ def child_memory(policy: str):
     }
 
 
+def child_grid_memory(points: int):
+    """Peak memory of a chunked, summary-only MLP sweep: flat in the grid size."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import gdlab
+    from gdlab import losses, models, train
+
+    d = gdlab.data.mnist1d(seed=0)
+    data = {"x": jnp.asarray(d["x"][:GRID_SAMPLES]), "y": jnp.asarray(d["y"][:GRID_SAMPLES])}
+    model = models.mlp([40, 100, 10], "tanh", "xavier", dtype=jnp.float32)
+    loss = losses.objective(model.apply, losses.softmax_cross_entropy)
+    lrs = np.geomspace(1e-3, 3.0, points).astype(np.float32)
+    start = time.perf_counter()
+    sw = train.sweep(loss, model.init(jax.random.key(0)), "sgd", {"learning_rate": lrs},
+                     GRID_STEPS, data=data, record="summary", chunk_size=GRID_CHUNK)
+    return {"points": points, "steps": GRID_STEPS, "chunk_size": GRID_CHUNK,
+            "seconds": time.perf_counter() - start,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "ok": int(np.sum(sw.diverged_at < 0))}
+
+
 def _child(mode: str, arg: str, devices: int = 1) -> dict:
     env = {**os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "")}
     if devices > 1 or mode == "devices":
@@ -132,7 +159,8 @@ def main():
     if args.child:
         mode, arg = args.child
         result = {"throughput": child_throughput, "devices": child_devices,
-                  "memory": child_memory}[mode](int(arg) if mode != "memory" else arg)
+                  "memory": child_memory, "grid_memory": child_grid_memory,
+                  }[mode](int(arg) if mode != "memory" else arg)
         print(json.dumps(result))
         return
     if args.max_points < 1:
@@ -147,6 +175,8 @@ def main():
     else:  # real accelerators: use what is there
         devices = [_child("devices", str(args.max_points), 1)]
     memory = [_child("memory", policy) for policy in ("all", "every10", "summary")]
+    grid_memory = [_child("grid_memory", str(n)) for n in (256, 4_096, 65_536)
+                   if n <= max(args.max_points, 256)]
     summary = next(m for m in memory if m["policy"] == "summary")
     chunks = -(-100_000 // summary["points"])
     projection = {
@@ -155,7 +185,8 @@ def main():
         "hours_at_measured_speed": chunks * summary["seconds"] * 10 / 3600,
     }
     report = {"backend": backend, "device": str(jax.devices()[0]), "throughput": throughput,
-              "devices": devices, "memory": memory, "projection_100k_mlp": projection}
+              "devices": devices, "memory": memory, "grid_memory": grid_memory,
+              "projection_100k_mlp": projection}
     out = Path(__file__).parent / "out"
     out.mkdir(exist_ok=True)
     (out / "scale.json").write_text(json.dumps(report, indent=1))
@@ -176,6 +207,11 @@ def main():
     for m in memory:
         print(f"| {m['policy']} | {m['peak_rss_mib']:.0f} | {m['xla_chunk_mib']:.1f} | "
               f"{m['loss_array_mib']:.2f} | {m['params_mib']:.1f} | {m['seconds']:.1f} |")
+    print(f"\nMNIST-1D MLP ({GRID_SAMPLES} samples, {GRID_STEPS} steps), chunks of "
+          f"{GRID_CHUNK}, record='summary', by grid size\n"
+          "| grid points | peak RSS (MiB) | time (s) |\n|---|---|---|")
+    for m in grid_memory:
+        print(f"| {m['points']:,} | {m['peak_rss_mib']:.0f} | {m['seconds']:.1f} |")
     print(f"\n100,000 points x 1,000 steps in chunks of {summary['points']} with "
           f"record='summary': ~{projection['memory_mib']:.0f} MiB, "
           f"~{projection['hours_at_measured_speed']:.1f} h at this machine's speed (1,000 samples)")

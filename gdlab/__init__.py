@@ -29,6 +29,7 @@ _MODULES = (
     "results",
     "plotting",
     "experiment",
+    "compare",
 )
 
 __all__ = ["__version__", *_MODULES]

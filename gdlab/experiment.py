@@ -6,6 +6,7 @@
     QUICK = {"num_steps": 10, ...}           # overrides for --quick smoke runs
     def run(config) -> dict: ...              # {"metrics": {...}, "series": {...}}
     def plot(result) -> dict[str, Figure]: ...   # draws only from the stored result
+    def tables(result) -> dict[str, str]: ...    # optional: {"table.md": text, ...}
 
 Experiments run with float64 enabled (``jax_enable_x64``), so textbook checks can be
 exact; each experiment picks its dtypes explicitly (float32 for network training).
@@ -88,14 +89,18 @@ def load(name: str) -> Experiment:
 
 
 def draw(experiment: Experiment, result: dict, directory: Path) -> list[Path]:
-    """Draw the figures of a stored result and write them (atomically) into ``directory``."""
+    """Draw the figures (and the optional ``tables``) of a stored result and write them
+    atomically into ``directory``."""
     figures = experiment.module.plot(result)
     try:
-        return [
-            _save(directory / f"{name}.png", fig) for name, fig in figures.items()
-        ]
+        paths = [_save(directory / f"{name}.png", fig) for name, fig in figures.items()]
     finally:
         plotting.close(figures)
+    tables = getattr(experiment.module, "tables", None)
+    for filename, text in (tables(result) if tables else {}).items():
+        results.write_text(directory / filename, text)
+        paths.append(directory / filename)
+    return paths
 
 
 def _save(path: Path, fig) -> Path:
@@ -114,16 +119,27 @@ def execute(name: str, config=None, *, quick: bool = False, out: Path | None = N
     start = time.perf_counter()
     output = experiment.module.run(config)
     seconds = time.perf_counter() - start
+    return store(experiment, config, output, quick=quick, out=out, seconds=seconds)
+
+
+def store(experiment: Experiment, config, output: dict, *, quick: bool = False,
+          out: Path | None = None, seconds: float | None = None) -> dict:
+    """Store what ``run(config)`` returned: plain JSON types (exactly what ``gdlab plot``
+    loads later), figures and tables drawn from them, ``result.json`` written last.
+
+    Returns the stored result with ``paths`` (the files written) added.
+    """
     result = results.to_jsonable(
         {
-            "experiment": name,
+            "experiment": experiment.name,
             "config": dataclasses.asdict(config),
             "metrics": output.get("metrics", {}),
             "series": output.get("series", {}),
-            "meta": {**results.metadata(), "quick": quick, "seconds": round(seconds, 2)},
+            "meta": {**results.metadata(), "quick": quick,
+                     "seconds": None if seconds is None else round(seconds, 2)},
         }
     )
-    directory = Path(out or results_dir(quick)) / name
+    directory = Path(out or results_dir(quick)) / experiment.name
     paths = draw(experiment, result, directory)
     results.write_json(directory / results.RESULT_FILE, result)
     return {**result, "paths": [str(p) for p in [*paths, directory / results.RESULT_FILE]]}

@@ -19,6 +19,14 @@ names exactly as optax spells them::
     add_gradient        u = +η g                              (wrong: climbs the loss)
     multiply_gradient   w ← w ⊙ g, i.e. u = w ⊙ g − w          (wrong: moves off the minimum)
 
+and the solvers of ``gdlab.solvers``, registered under the same roof::
+
+    cg_pr, cg_fr        nonlinear conjugate gradient (Polak–Ribière+, Fletcher–Reeves)
+                        on optax's zoom line search (needs value, grad, value_fn)
+    newton      u = −η H⁻¹ g with H = jax.hessian (small problems; needs value_fn)
+    es          antithetic Gaussian evolution strategy (no gradient; f evaluations)
+    ga          a genetic algorithm: truncation selection + Gaussian mutation
+
 The defaults are optax's, which are not always the textbook's (optax's Adagrad starts
 its accumulator at 0.1, for instance): pass textbook values explicitly when
 reproducing a book. Wherever gdlab takes an optimizer, any optax transformation works.

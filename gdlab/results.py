@@ -39,6 +39,12 @@ def to_jsonable(value):
     raise TypeError(f"cannot store {type(value).__name__} in a result: {value!r}")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, write) -> None:
     """Write through ``write(file_object)`` into a temporary file, then rename over ``path``."""
     path = Path(path)
@@ -49,6 +55,8 @@ def _atomic_write(path: Path, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+            # mkstemp makes the file private (0600); give it the mode open() would
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -59,6 +67,11 @@ def _atomic_write(path: Path, write) -> None:
 def write_json(path, obj) -> None:
     """Write ``obj`` as indented JSON, atomically. Raises before touching ``path`` if invalid."""
     text = json.dumps(to_jsonable(obj), indent=1, allow_nan=False) + "\n"
+    _atomic_write(Path(path), lambda f: f.write(text.encode()))
+
+
+def write_text(path, text: str) -> None:
+    """Write ``text`` (UTF-8) atomically: a table, a report."""
     _atomic_write(Path(path), lambda f: f.write(text.encode()))
 
 

@@ -2,9 +2,66 @@
 
 float64 is on so closed-form checks can be exact; tests of float32 behaviour pass
 float32 arrays explicitly (dtypes follow the inputs everywhere in gdlab).
+
+``quick_run(name)`` runs an experiment's --quick configuration once per test process:
+the smoke test (tests/test_experiments.py) and the experiment's own claim tests share
+it. Tests that use it carry ``xdist_group(name)`` marks, and ``make test`` runs
+``pytest -n 2 --dist loadgroup``, so they land on the same worker and it runs once.
 """
 
+import contextlib
+import functools
+import logging
+
 import jax
+import pytest
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@functools.cache
+def _quick_run(name: str):
+    from gdlab import experiment
+
+    loaded = experiment.load(name)
+    config = loaded.default_config(quick=True)
+    # experiments run as the CLI runs them: default rank promotion, float64 enabled
+    with jax.numpy_rank_promotion("allow"):
+        output = loaded.module.run(config)
+    return loaded, config, output
+
+
+@pytest.fixture(scope="session")
+def quick_run():
+    """``quick_run(name) -> (Experiment, config, run(config))``, computed once per process.
+
+    The output is shared: tests must not modify it.
+    """
+    return _quick_run
+
+
+@contextlib.contextmanager
+def _xla_compilations():
+    """Collect jax's "Finished XLA compilation" log lines of the block into a list."""
+    compiled = []
+
+    class Log(logging.Handler):
+        def emit(self, record):
+            if record.getMessage().startswith("Finished XLA compilation"):
+                compiled.append(record.getMessage())
+
+    handler, logger = Log(), logging.getLogger("jax")
+    logger.addHandler(handler)
+    jax.config.update("jax_log_compiles", True)
+    try:
+        yield compiled
+    finally:
+        jax.config.update("jax_log_compiles", False)
+        logger.removeHandler(handler)
+
+
+@pytest.fixture
+def xla_compilations():
+    """``with xla_compilations() as compiled:`` lists the XLA compilations of the block."""
+    return _xla_compilations

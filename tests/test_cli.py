@@ -128,6 +128,17 @@ def test_interrupted_write_keeps_previous_result(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]  # no temp file left
 
 
+def test_written_files_get_the_usual_permissions(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        results.write_json(tmp_path / "result.json", {"a": 1})
+        results.write_text(tmp_path / "table.md", "| a |\n")
+    finally:
+        os.umask(mask)
+    for name in ("result.json", "table.md"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+
+
 def test_unstorable_value_fails_before_touching_the_file(tmp_path):
     path = tmp_path / "result.json"
     results.write_json(path, {"a": 1})

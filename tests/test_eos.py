@@ -4,7 +4,6 @@
   the sharpness it reports equals scipy's eigsh on finite-difference Hessian-vector products.
 """
 
-import dataclasses
 
 import jax
 import jax.numpy as jnp
@@ -13,14 +12,13 @@ import pytest
 from jax.flatten_util import ravel_pytree
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from gdlab import experiment
+pytestmark = pytest.mark.xdist_group("edge_of_stability")
 
 
 @pytest.fixture(scope="module")
-def eos():
-    module = experiment.load("edge_of_stability").module
-    config = dataclasses.replace(module.Config(), **module.QUICK)
-    return module, config, module.run(config)
+def eos(quick_run):
+    loaded, config, result = quick_run("edge_of_stability")
+    return loaded.module, config, result
 
 
 def test_quick_sharpness_ends_at_the_edge(eos):

@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 
 import jax
 import pytest
@@ -21,17 +22,19 @@ def _no_nan(value):
     return True
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_quick_run_writes_a_loadable_result(name, tmp_path):
-    # Experiments run as the CLI runs them: default rank promotion, float64 enabled.
-    with jax.numpy_rank_promotion("allow"):
-        out = experiment.execute(name, quick=True, out=tmp_path)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xdist_group(n))
+                                  for n in NAMES])
+def test_quick_run_writes_a_loadable_result(name, tmp_path, quick_run):
+    loaded, config, output = quick_run(name)
+    with jax.numpy_rank_promotion("allow"):  # as the CLI runs them
+        out = experiment.store(loaded, config, output, quick=True, out=tmp_path)
     stored = results.load(tmp_path / name)
     assert stored["experiment"] == name and stored["metrics"]
     assert stored["meta"]["quick"] is True
     # strict JSON (no NaN/Infinity tokens) and finite numbers everywhere
     json.loads((tmp_path / name / "result.json").read_text(), parse_constant=_reject)
     assert _no_nan(stored)
+    assert all(os.path.isfile(p) for p in out["paths"])  # figures, tables, result.json
     pngs = [p for p in out["paths"] if p.endswith(".png")]
     assert pngs, f"{name} drew no figure"
 

@@ -8,7 +8,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import gdlab
 from gdlab import gradients, losses, models
 
 RNG = np.random.default_rng(0)
@@ -280,12 +279,12 @@ def test_linear_chain_powers_equal_q_lambda_t_qt():
 
 
 @pytest.fixture(scope="module")
-def quick():
-    experiment = gdlab.experiment.load("vanishing_gradients").module
-    config = experiment.Config(**experiment.QUICK)
-    return config, experiment.run(config)["metrics"]
+def quick(quick_run):
+    _, config, output = quick_run("vanishing_gradients")
+    return config, output["metrics"]
 
 
+@pytest.mark.xdist_group("vanishing_gradients")
 def test_quick_mode_chain_claims(quick):
     _, metrics = quick
     assert metrics["chain_grad_max_rel_error"] < 1e-13
@@ -303,6 +302,7 @@ def test_quick_mode_chain_claims(quick):
     assert chain["w_10_first_inf"] == 1 + np.argmax(10.0 ** np.arange(60) > finfo.max) == 40
 
 
+@pytest.mark.xdist_group("vanishing_gradients")
 def test_quick_mode_sigmoid_vanishes_and_remedies_lift_it(quick):
     config, metrics = quick
     ratios = {name: r[f"gradient_ratio_depth_{config.remedy_ratio_depths[0]}"]

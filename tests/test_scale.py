@@ -8,7 +8,6 @@ import sys
 import textwrap
 import time
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -64,26 +63,11 @@ def test_run_record_policy_matches_closed_form():
         train.run(bowl, X0, optax.sgd(0.1), 30, record="sometimes")
 
 
-def test_chunks_equal_one_call_and_compile_once():
-    import logging
-
-    compiled = []
-
-    class Log(logging.Handler):
-        def emit(self, record):
-            if record.getMessage().startswith("Finished XLA compilation"):
-                compiled.append(record.getMessage())
-
+def test_chunks_equal_one_call_and_compile_once(xla_compilations):
     full = _full()
-    handler = Log()
-    logging.getLogger("jax").addHandler(handler)
-    jax.config.update("jax_log_compiles", True)
-    try:
+    with xla_compilations() as compiled:
         chunked = train.sweep(bowl, X0, "sgd", {"learning_rate": LRS}, 40, chunk_size=3,
                               record_params=True)
-    finally:
-        jax.config.update("jax_log_compiles", False)
-        logging.getLogger("jax").removeHandler(handler)
     assert chunked.chunks_computed == 4 and len(compiled) == 1
     np.testing.assert_array_equal(chunked.loss, full.loss)
     np.testing.assert_array_equal(chunked.params, full.params)

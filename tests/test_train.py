@@ -214,24 +214,9 @@ def test_bad_inputs_raise_value_errors():
         train.run(half_quadratic, jnp.asarray(1.0), "sgd", 3)
 
 
-def test_a_sweep_is_one_xla_compilation():
-    import logging
-
-    compiled = []
-
-    class Log(logging.Handler):
-        def emit(self, record):
-            if record.getMessage().startswith("Finished XLA compilation"):
-                compiled.append(record.getMessage())
-
-    handler, logger = Log(), logging.getLogger("jax")
-    logger.addHandler(handler)
-    jax.config.update("jax_log_compiles", True)
-    try:
+def test_a_sweep_is_one_xla_compilation(xla_compilations):
+    with xla_compilations() as compiled:
         train.sweep(bowl, lambda key: jax.random.normal(key, (2,)), "momentum",
                     {"learning_rate": np.linspace(0.01, 0.2, 7), "momentum": [0.0, 0.9]}, 12,
                     seeds=3)
-    finally:
-        jax.config.update("jax_log_compiles", False)
-        logger.removeHandler(handler)
     assert len(compiled) == 1, compiled

@@ -40,8 +40,9 @@ def test_the_books_first_lines():
     assert lines[1][0] == 0.17015625000000004
 
 
-def test_quick_metrics(exp):
-    result = exp.run(exp.Config(**exp.QUICK))
+@pytest.mark.xdist_group("weight_update")
+def test_quick_metrics(quick_run):
+    _, _, result = quick_run("weight_update")
     m = result["metrics"]
     assert m["hot_and_cold_final_error"] == 1.0799505792475652e-27  # the book's last line
     assert m["zero_input_weight_change"] == 0.0

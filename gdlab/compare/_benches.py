@@ -66,21 +66,35 @@ SMALL = ("quadratic", "ill_conditioned", "rosenbrock", "beale", "himmelblau", "r
 """Problems ``small_bench`` accepts (all 2-D; quadratics take any matrix A)."""
 
 
+_KINDS = ("quadratic", "rosenbrock", "beale", "himmelblau", "rastrigin")
+
+
 @functools.cache
 def _small_family(kind: str) -> Callable:
-    """One loss per kind of 2-D problem: f(x₀ + offsets[start] + d), constants from data."""
+    """The loss f(x₀ + offsets[start] + d) of a kind of 2-D problem, constants from data.
+
+    ``kind="any"`` switches on ``data["kind"]`` between all of them: one compilation for
+    every 2-D bench (XLA compiles the five branches in about a third of the time it
+    takes to compile five separate programs).
+    """
     from gdlab import problems
 
-    if kind == "quadratic":
-        def f(x, data):
-            return 0.5 * x @ (data["A"] @ x)
-    else:
-        problem_loss = problems.get(kind).loss
+    def quadratic(x, data):
+        return 0.5 * x @ (data["A"] @ x)
 
-        def f(x, data):
-            return problem_loss(x)
+    def ignoring_data(f):
+        return lambda x, data: f(x)
+
+    fns = {"quadratic": quadratic}
+    fns.update({name: ignoring_data(problems.get(name).loss) for name in _KINDS[1:]})
+    if kind == "any":
+        branches = [fns[k] for k in _KINDS]
+        f = lambda x, data: jax.lax.switch(data["kind"], branches, x, data)
+    else:
+        f = fns[kind]
 
     def loss(d, data, *, start):
+        data = jax.tree.map(jnp.asarray, data)
         return f(data["x0"] + data["offsets"][_row(start)] + d, data)
 
     loss.__doc__ = f"{kind}(x₀ + offsets[start] + d)"
@@ -100,11 +114,13 @@ def offsets(starts: int, radius: float) -> np.ndarray:
 
 
 def small_bench(problem: str, *, name: str | None = None, A=None, x0=None,
-                radius: float = 0.1, starts: int = 6, target: float = 1e-6) -> Bench:
+                radius: float = 0.1, starts: int = 6, target: float = 1e-6,
+                shared: bool = False) -> Bench:
     """A 2-D problem from ``gdlab.problems`` in float64; reruns start at x₀ + radius·N(0, I).
 
     Quadratics are ½xᵀAx (minimum 0 at 0) with ``A`` given, else the problem's matrix;
-    x₀ defaults to the problem's start.
+    x₀ defaults to the problem's start. ``shared``: use the loss that switches between
+    every 2-D problem, so all shared benches compile once per optimizer.
 
     Example::
 
@@ -121,12 +137,15 @@ def small_bench(problem: str, *, name: str | None = None, A=None, x0=None,
     kind = "quadratic" if problem in ("quadratic", "ill_conditioned") else problem
     x0 = np.asarray(p.x0 if x0 is None else x0, np.float64)
     data = {"x0": x0, "offsets": offsets(starts, radius)}
-    if kind == "quadratic":
-        A = np.asarray(p.info["A"] if A is None else A, np.float64)
+    if kind == "quadratic" or shared:
+        A = np.asarray(p.info.get("A", np.eye(2)) if A is None else A, np.float64)
         if A.shape != (2, 2):
             raise ValueError(f"A must be 2 x 2, got {A.shape}")
         data["A"] = A
-    return Bench(name or problem, _small_family(kind), jnp.zeros(2, jnp.float64), data, starts,
+    if shared:
+        data["kind"] = np.int32(_KINDS.index(kind))
+    family = _small_family("any" if shared else kind)
+    return Bench(name or problem, family, jnp.zeros(2, jnp.float64), data, starts,
                  fmin=float(p.fmin), target=target, x0=x0, problem=problem)
 
 
@@ -147,7 +166,8 @@ def _mnist_family(hidden: int, batch_size: int):
     objective = losses.objective(model.apply, losses.softmax_cross_entropy)
 
     def weights(d, data, start):
-        return jax.tree.map(lambda table, x: table[_row(start)] + x, data["inits"], d)
+        return jax.tree.map(lambda table, x: jnp.asarray(table)[_row(start)] + x,
+                            data["inits"], d)
 
     def full(d, data, *, start):
         """The full-batch training cross entropy at inits[start] + d."""

@@ -1,8 +1,6 @@
 """``gdlab compare``: an ad-hoc comparison on one problem, printed and written to a folder."""
 
 import argparse
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,20 +41,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` atomically (a temporary file in the same folder, then a rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def main(args: Sequence[str], *, out=None) -> int:
     """Run ``gdlab compare ARGS``: print the table; write result.json, table.csv, table.md
     and figures to ``<out or results-compare>/<problem>/``. Returns the exit code."""
@@ -80,7 +64,7 @@ def main(args: Sequence[str], *, out=None) -> int:
         bench, names, num_steps=opts.steps, seeds=range(1, opts.seeds + 1),
         steps=step_grid() if opts.tune else None,
         overrides=None if opts.learning_rate is None else {"step": opts.learning_rate},
-        joint=bench.x0 is not None,
+        joint=True, timed=True,
     )
     seconds = time.perf_counter() - start
     rows = [e["row"] for e in entries]
@@ -94,8 +78,8 @@ def main(args: Sequence[str], *, out=None) -> int:
         "series": series, "meta": results.metadata(),
     })
     results.write_json(folder / results.RESULT_FILE, stored)
-    _write_text(folder / "table.csv", csv_table(rows))
-    _write_text(folder / "table.md", table)
+    results.write_text(folder / "table.csv", csv_table(rows))
+    results.write_text(folder / "table.md", table)
     figures = figures_for(stored["series"])
     try:
         for name, fig in figures.items():

@@ -17,17 +17,17 @@ def style_of(index: int) -> dict:
 
 
 def draw_curves(ax, entries: Sequence[dict], *, x: str = "steps", floor: float = 1e-16,
-                seconds: bool = False) -> None:
+                order: Sequence[str] | None = None) -> None:
     """Median f − f* with its IQR band per optimizer (log y), against steps, evaluations
     or (``x="seconds"``) wall-clock, where a run's time is spread over its steps in
-    proportion to its evaluations."""
+    proportion to its evaluations. ``order``: optimizer names fixing the colours."""
     for i, e in enumerate(entries):
         c = e["curves"]
         med, lo, hi = (np.maximum(plotting.array(c[k]), floor)
                        for k in ("gap_median", "gap_q25", "gap_q75"))
         evals = plotting.array(c["evaluations"])
         if x == "steps":
-            xs = np.arange(med.size)
+            xs = plotting.array(c["steps"]) if "steps" in c else np.arange(med.size)
         elif x == "evaluations":
             xs = evals
         else:
@@ -35,15 +35,21 @@ def draw_curves(ax, entries: Sequence[dict], *, x: str = "steps", floor: float =
             if total is None:
                 continue
             xs = total * evals / max(evals[-1], 1)
-        st = style_of(i)
-        ax.plot(xs, med, label=e["row"]["optimizer"], **st)
+        name = e["row"]["optimizer"]
+        st = style_of(order.index(name) if order and name in order else i)
+        ax.plot(xs, med, label=name, **st)
         ax.fill_between(xs, lo, hi, color=st["color"], alpha=0.12, linewidth=0)
+        finite = np.flatnonzero(np.isfinite(med))
+        if finite.size and finite[-1] < med.size - 1:  # the median run diverged here
+            ax.plot(xs[finite[-1]], med[finite[-1]], **{**plotting.DIVERGED,
+                                                        "color": st["color"]})
     ax.set_yscale("log")
     if x == "evaluations":
         ax.set_xscale("log")
 
 
-def draw_path(ax, problem: str, points, *, A=None, levels: int = 25) -> None:
+def draw_path(ax, problem: str, points, *, A=None, levels: int = 25,
+              color: str = "#D55E00") -> None:
     """Contours of a 2-D problem and one path: start ●, end ×, minima ★.
 
     ``A``: the matrix of a quadratic bench (contours of ½xᵀAx around 0).
@@ -63,9 +69,9 @@ def draw_path(ax, problem: str, points, *, A=None, levels: int = 25) -> None:
         domain, minima = p.domain, p.minima
         f = lambda z: np.asarray(p.loss(z))
     plotting.contour(ax, f, domain, levels=levels)
-    ax.plot(pts[:, 0], pts[:, 1], ".-", color="#D55E00", markersize=2, linewidth=0.9)
+    ax.plot(pts[:, 0], pts[:, 1], ".-", color=color, markersize=2, linewidth=0.9)
     ax.plot(*pts[0], "o", color="k", markersize=5)
-    ax.plot(*pts[-1], "x", color="#0072B2", markersize=8, markeredgewidth=2)
+    ax.plot(*pts[-1], "x", color="k", markersize=8, markeredgewidth=2)
     for m in minima:
         ax.plot(*np.asarray(m), "*", color="#009E73", markersize=10)
     ax.set_xlim(*domain[0])
@@ -89,12 +95,16 @@ def figures_for(series: dict) -> dict:
         cols = min(n, 4)
         rows = -(-n // cols)
         fig, axes = plotting.figure(rows, cols, title=f"Paths on {series['bench']} from the "
-                                    "same start", width=3.2 * cols + 0.4, height=3.0 * rows + 0.8)
+                                    "same start (● start, × end, ★ minima)",
+                                    width=3.2 * cols + 0.4, height=3.0 * rows + 0.8)
         for i, ax in enumerate(axes.ravel()):
             if i >= n:
                 ax.axis("off")
                 continue
-            draw_path(ax, series["problem"], entries[i]["points"][0], A=series.get("A"))
-            ax.set_title(entries[i]["row"]["optimizer"])
+            draw_path(ax, series["problem"], entries[i]["points"][0], A=series.get("A"),
+                      color=style_of(i)["color"])
+            r = entries[i]["row"]
+            ax.set_title(f"{r['optimizer']}: {r['reached']}/{r['seeds']} reached"
+                         + (f", {r['diverged']} diverged" if r["diverged"] else ""), fontsize=9)
         figs["paths"] = fig
     return figs

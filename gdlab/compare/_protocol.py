@@ -79,6 +79,7 @@ class Runs:
 
     ``gap``: f − fmin per step (NaN after divergence); ``evaluations``: cumulative
     evaluations per step; ``points``: 2-D benches only, the iterates x₀ + offset + d;
+    ``displacements``: the params d at every step (a pytree, leading axes run, step);
     ``seconds``: wall-clock per run without compilation (None if not timed).
     """
 
@@ -90,6 +91,7 @@ class Runs:
     points: np.ndarray | None
     final_params: Any
     seconds: float | None
+    displacements: Any = None
 
 
 def _views(bench: Bench, s: Spec, sw, n: int):
@@ -111,13 +113,14 @@ def _runs(bench: Bench, s: Spec, sw, hp: dict, at: tuple, positions: np.ndarray,
     """The runs at grid index ``at`` and run ``positions``, which started from ``rows``."""
     by_run, gap, dead = _views(bench, s, sw, len(hp))
     pick = lambda a: a[at][positions]
+    displacements = jax.tree.map(lambda a: pick(by_run(a)), sw.params.params)
     points = None
     if bench.x0 is not None:
-        d = pick(by_run(sw.params.params))
-        points = d + bench.start_points(rows)[:, None, :]
+        points = displacements + bench.start_points(rows)[:, None, :]
     final = jax.tree.map(lambda a: pick(by_run(a)), sw.final_params.params)
     return Runs({k: float(v) for k, v in hp.items()}, rows, pick(gap),
-                pick(by_run(sw.params.evaluations)), pick(dead), points, final, seconds)
+                pick(by_run(sw.params.evaluations)), pick(dead), points, final, seconds,
+                displacements)
 
 
 def _check_rows(bench: Bench, seeds) -> np.ndarray:
@@ -135,6 +138,16 @@ def tune(bench: Bench, s: Spec, steps: Sequence[float], num_steps: int) -> Tunin
     return _tuning(bench, s, sw, hp_grid)
 
 
+def _timed_sweep(bench: Bench, s: Spec, grid: dict, num_steps: int, timed: bool):
+    """The recorded sweep, and with ``timed`` the seconds per run of a second, compiled call."""
+    sw = _sweep(bench, s, grid, num_steps, record=True)
+    if not timed:
+        return sw, None
+    start = time.perf_counter()
+    _sweep(bench, s, grid, num_steps, record=True)
+    return sw, (time.perf_counter() - start) / sw.diverged_at.size
+
+
 def rerun(bench: Bench, s: Spec, hyperparameters: Mapping[str, float], num_steps: int,
           seeds: Sequence[int], *, timed: bool = False) -> Runs:
     """Run one setting from start rows ``seeds`` in one compiled sweep.
@@ -145,30 +158,28 @@ def rerun(bench: Bench, s: Spec, hyperparameters: Mapping[str, float], num_steps
     rows = _check_rows(bench, seeds)
     hp = {k: float(v) for k, v in hyperparameters.items()}
     grid = _grid(s, hp, rows)
-    sw = _sweep(bench, s, grid, num_steps, record=True)
-    seconds = None
-    if timed:
-        start = time.perf_counter()
-        _sweep(bench, s, grid, num_steps, record=True)
-        seconds = (time.perf_counter() - start) / sw.diverged_at.size
+    sw, seconds = _timed_sweep(bench, s, grid, num_steps, timed)
     return _runs(bench, s, sw, hp, (0,) * len(hp), np.arange(rows.size), rows, seconds)
 
 
 def tune_and_rerun(bench: Bench, s: Spec, steps: Sequence[float], num_steps: int,
-                   seeds: Sequence[int]) -> tuple[Tuning, Runs]:
+                   seeds: Sequence[int], *, timed: bool = False) -> tuple[Tuning, Runs]:
     """``tune`` then ``rerun`` in a single compiled sweep over starts (0, *seeds).
 
     Every grid point runs from every start; the choice sees start 0 only and the
     reported runs are the chosen point's other starts: the same numbers as ``tune``
-    then ``rerun``, one compilation instead of two (for cheap benches).
+    then ``rerun``, one compilation instead of two. Costs (grid size) × (starts) runs,
+    and for ES/GA (whose own seed is a grid axis too) × (starts) again, so ``compare``
+    uses it for the other optimizers only. With ``timed``, the compiled sweep runs a
+    second time: seconds per run = that time / number of runs in the sweep.
     """
     rows = _check_rows(bench, seeds)
     hp_grid = tuning_grid(s, steps)
-    sw = _sweep(bench, s, _grid(s, hp_grid, np.concatenate([[0], rows])), num_steps,
-                record=True)
+    grid = _grid(s, hp_grid, np.concatenate([[0], rows]))
+    sw, seconds = _timed_sweep(bench, s, grid, num_steps, timed)
     tuning = _tuning(bench, s, sw, hp_grid)
     at = tuple(int(np.flatnonzero(hp_grid[k] == v)[0]) for k, v in tuning.best.items())
-    runs = _runs(bench, s, sw, tuning.best, at, np.arange(1, rows.size + 1), rows, None)
+    runs = _runs(bench, s, sw, tuning.best, at, np.arange(1, rows.size + 1), rows, seconds)
     return tuning, runs
 
 
@@ -196,38 +207,46 @@ def summarize(bench: Bench, name: str, runs: Runs, tuning: Tuning | None = None)
         q = quantiles(values)
         row.update({f"{key}_q25": float(q[0]), f"{key}_median": float(q[1]),
                     f"{key}_q75": float(q[2])})
-    num_steps = runs.gap.shape[1] - 1
-    row["evals_per_step"] = float(np.median(runs.evaluations[:, -1]) / num_steps)
+    # per step actually taken: a diverged run stops counting where it stopped
+    taken = np.where(runs.diverged_at >= 0, runs.diverged_at, runs.gap.shape[1] - 1)
+    spent = np.take_along_axis(runs.evaluations, taken[:, None], axis=1)[:, 0]
+    row["evals_per_step"] = float(np.median(spent / np.maximum(taken, 1)))
     row["seconds_per_run"] = runs.seconds
     return row
 
 
-def curves(runs: Runs) -> dict:
-    """Median and IQR of the gap per step (diverged = +inf), median cumulative evaluations."""
-    q = quantiles(runs.gap, axis=0)
-    return {"gap_q25": q[0], "gap_median": q[1], "gap_q75": q[2],
-            "evaluations": np.median(runs.evaluations, axis=0)}
+def curves(runs: Runs, *, stride: int = 1) -> dict:
+    """Median and IQR of the gap (diverged = +inf) and the median cumulative evaluations,
+    at steps 0, stride, 2·stride, … (and the last step)."""
+    steps = np.unique(np.append(np.arange(0, runs.gap.shape[1], stride), runs.gap.shape[1] - 1))
+    q = quantiles(runs.gap[:, steps], axis=0)
+    return {"steps": steps, "gap_q25": q[0], "gap_median": q[1], "gap_q75": q[2],
+            "evaluations": np.median(runs.evaluations[:, steps], axis=0)}
 
 
-def compare(bench: Bench, names: Sequence[str], *, num_steps: int, seeds: Sequence[int],
-            steps: Sequence[float] | None = None, overrides: Mapping[str, float] | None = None,
-            timed: bool = True, joint: bool = False) -> list[dict]:
-    """Compare optimizers ``names`` on ``bench``.
+def compare(bench: Bench, names: Sequence[str | Spec], *, num_steps: int,
+            seeds: Sequence[int], steps: Sequence[float] | None = None,
+            overrides: Mapping[str, float] | None = None, timed: bool = True,
+            joint: bool = False, stride: int = 1) -> list[dict]:
+    """Compare optimizers ``names`` (names or ``Spec``s) on ``bench``.
 
     Tuned over the step grid ``steps`` (and each optimizer's other hyperparameter) if
     given, else each optimizer's defaults (``overrides``: {"step": η} sets every step
-    size). ``joint``: tune and rerun in one sweep (cheap benches; untimed), else
-    ``tune`` then a ``timed`` ``rerun``.
+    size). ``joint``: tune and rerun in one sweep (``tune_and_rerun``; ES and GA still
+    tune, then rerun), else ``tune`` then ``rerun``. ``timed``: measure seconds per run
+    on a second call of the compiled reruns.
 
-    Returns one dict per optimizer: ``row`` (``summarize``), ``curves``, ``points``
-    (2-D benches: iterates of every run), ``tuning`` (grid and scores, when tuned).
+    Returns one dict per optimizer: ``row`` (``summarize``), ``curves`` (every
+    ``stride``-th step), ``points`` (2-D benches: iterates of every run), ``tuning``
+    (grid and scores, when tuned).
     """
     out = []
     for name in names:
-        s = spec(name)
+        s = name if isinstance(name, Spec) else spec(name)
+        name = s.name
         tuning = None
-        if steps is not None and joint:
-            tuning, runs = tune_and_rerun(bench, s, steps, num_steps, seeds)
+        if steps is not None and joint and not s.seeded:
+            tuning, runs = tune_and_rerun(bench, s, steps, num_steps, seeds, timed=timed)
         else:
             if steps is not None:
                 tuning = tune(bench, s, steps, num_steps)
@@ -237,7 +256,8 @@ def compare(bench: Bench, names: Sequence[str], *, num_steps: int, seeds: Sequen
                 for key, value in (overrides or {}).items():
                     hp[s.step if key == "step" else key] = value
             runs = rerun(bench, s, hp, num_steps, seeds, timed=timed)
-        entry = {"row": summarize(bench, name, runs, tuning), "curves": curves(runs)}
+        entry = {"row": summarize(bench, name, runs, tuning),
+                 "curves": curves(runs, stride=stride)}
         if runs.points is not None:
             entry["points"] = runs.points
         if tuning is not None:

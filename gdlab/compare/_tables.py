@@ -30,16 +30,17 @@ def number(x, digits: int = 3) -> str:
 
 
 def _spread(row: dict, key: str) -> str:
-    median = row.get(f"{key}_median")
-    if median is None or not math.isfinite(median):
+    """median [q25, q75]; a stored result has None where a quantile was a failure (+inf)."""
+    median, q25, q75 = (math.inf if v is None else v
+                        for v in (row.get(f"{key}_{q}") for q in ("median", "q25", "q75")))
+    if not math.isfinite(median):
         return "never"
-    return (f"{number(median)} [{number(row[f'{key}_q25'])}, "
-            f"{number(row[f'{key}_q75'])}]")
+    return f"{number(median)} [{number(q25)}, {number(q75)}]"
 
 
 def cells(row: dict) -> list[str]:
     """A row as the strings of ``COLUMNS``."""
-    setting = ", ".join(f"{k.replace('learning_rate', 'η')}={number(v, 2)}"
+    setting = ", ".join(f"{k.replace('learning_rate', 'η')}={number(v, 3)}"
                         for k, v in row["hyperparameters"].items())
     return [row["bench"], row["optimizer"], setting, f"{row['reached']}/{row['seeds']}",
             str(row["diverged"]), _spread(row, "final_gap"), _spread(row, "steps_to_target"),

@@ -1,0 +1,174 @@
+"""The comparison protocol against NumPy recurrences and hand counts; tables; the CLI;
+SGD's update is exactly −g's direction; Adam's ignores the loss's scale."""
+
+import csv
+import inspect
+import io
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from gdlab import cli, compare, gradients, optimizers, problems, solvers, train
+
+A = np.diag([1.0, 10.0])
+BENCH = compare.small_bench("quadratic", A=A, x0=(1.0, 1.0), radius=0.1, starts=4)
+STEPS = 40
+
+
+def test_step_grid():
+    np.testing.assert_allclose(compare.step_grid(1e-2, 1.0, 2), [1e-2, 10**-1.5, 0.1,
+                                                                  10**-0.5, 1.0])
+    assert compare.step_grid().size == 19  # 1e-4 … 3, four per decade
+    with pytest.raises(ValueError):
+        compare.step_grid(1.0, 0.1)
+
+
+def test_score_and_quantiles_treat_failures_as_infinite():
+    gap = np.array([[1.0, 1e-3, 1e-20], [1.0, 1e-1, 1e-2]])
+    np.testing.assert_allclose(compare.score(gap, np.array([-1, -1]), 1e-12),
+                               [(0 - 3 - 12) / 3, (0 - 1 - 2) / 3])
+    assert compare.score(gap, np.array([-1, 2]), 1e-12)[1] == np.inf
+    q = compare.quantiles(np.array([1.0, np.inf, 3.0, np.nan, 2.0]))
+    np.testing.assert_array_equal(q, [2.0, 3.0, np.inf])  # NaN counts as a failure
+
+
+def test_tuning_picks_the_numpy_best_learning_rate():
+    """Start 0 is x₀ itself; GD on ½xᵀAx is x ← (I − αA)x, so the score is known exactly."""
+    steps = compare.step_grid(1e-2, 0.3, 4)
+    tuning = compare.tune(BENCH, compare.spec("sgd"), steps, STEPS)
+    scores = []
+    for lr in steps:
+        x, gaps = np.array([1.0, 1.0]), []
+        for _ in range(STEPS + 1):
+            gaps.append(0.5 * x @ A @ x)
+            x = x - lr * A @ x
+        # train's rule: a loss above 1e6·max(|f₀|, 1) is a divergence, scored +inf
+        exploded = max(gaps) > train.DIVERGENCE_FACTOR * max(abs(gaps[0]), 1.0)
+        scores.append(np.inf if exploded else np.mean(np.log10(np.maximum(gaps, BENCH.floor))))
+    assert np.isinf(scores[-1]) and np.isfinite(scores[0])  # lr 0.3 > 2/10 diverges
+    np.testing.assert_allclose(tuning.scores, scores, rtol=1e-10)
+    assert tuning.best["learning_rate"] == steps[int(np.argmin(scores))]
+
+
+def test_rerun_starts_from_the_table_and_counts_failures():
+    runs = compare.rerun(BENCH, compare.spec("sgd"), {"learning_rate": 0.17}, STEPS, [1, 2, 3])
+    starts = BENCH.start_points([1, 2, 3])
+    np.testing.assert_allclose(runs.points[:, 0], starts)
+    hits = []
+    for start, gap in zip(starts, runs.gap, strict=True):  # the NumPy recurrence
+        x, reference = start.copy(), []
+        for k in range(STEPS + 1):
+            reference.append(0.5 * x @ A @ x)
+            assert gap[k] == pytest.approx(reference[-1], rel=1e-10, abs=1e-300)
+            x = x - 0.17 * A @ x
+        hits.append(int(np.argmax(np.array(reference) <= BENCH.target)))
+    row = compare.summarize(BENCH, "sgd", runs)
+    assert row["steps_to_target_median"] == np.median(hits)  # 35..36 for these starts
+    assert row["evals_to_target_median"] == np.median(hits)  # SGD: one gradient per step
+    assert row["diverged"] == 0 and row["reached"] == 3
+    # 0.25 > 2/λmax = 0.2: every run diverges, and the row says so without averaging.
+    bad = compare.summarize(BENCH, "sgd", compare.rerun(BENCH, compare.spec("sgd"),
+                                                        {"learning_rate": 0.25}, STEPS, [1, 2]))
+    assert bad["diverged"] == 2 and bad["reached"] == 0
+    assert bad["evals_per_step"] == 1.0  # per step taken, not diluted by the frozen tail
+    assert bad["final_gap_median"] == math.inf and bad["steps_to_target_median"] == math.inf
+    assert "never" in compare.markdown_table([bad])
+    with pytest.raises(ValueError, match="starts 1..3"):
+        compare.rerun(BENCH, compare.spec("sgd"), {"learning_rate": 0.1}, STEPS, [0])
+
+
+def test_joint_sweep_equals_tune_then_rerun():
+    steps = compare.step_grid(1e-2, 0.3, 2)
+    s = compare.spec("momentum")
+    tuning, runs = compare.tune_and_rerun(BENCH, s, steps, STEPS, [1, 2])
+    alone = compare.tune(BENCH, s, steps, STEPS)
+    assert tuning.best == alone.best
+    np.testing.assert_allclose(tuning.scores, alone.scores)
+    again = compare.rerun(BENCH, s, tuning.best, STEPS, [1, 2])
+    np.testing.assert_allclose(runs.gap, again.gap, rtol=1e-12)
+
+
+def test_es_reruns_pair_start_i_with_seed_i():
+    """Rerun 2 of ES is train.run from start row 2 with the optimizer's seed 2."""
+    hp = {"learning_rate": 0.01, "sigma": 0.05}
+    runs = compare.rerun(BENCH, compare.spec("es"), hp, 10, [1, 2])
+    assert not np.allclose(runs.gap[0], runs.gap[1])
+    p = problems.quadratic([1.0, 10.0])
+    opt = optimizers.make("es", **hp, population=20, seed=2)
+    traj = train.run(p.loss, jnp.asarray(BENCH.start_points([2])[0]), opt, 10)
+    np.testing.assert_allclose(runs.gap[1], traj.loss, rtol=1e-10)
+    assert runs.evaluations[1, -1] == 10 * 20
+
+
+def test_factory_traces_only_the_swept_hyperparameters():
+    make = compare.factory("es", ("learning_rate",), (("population", 6),))
+    assert list(inspect.signature(make).parameters) == ["learning_rate"]
+    opt = optax.inject_hyperparams(make)(learning_rate=0.1)
+    state = opt.init(solvers.with_count(jnp.zeros(2)))
+    assert set(state.hyperparams) == {"learning_rate"}  # population stays a Python int
+
+
+def test_tables_markdown_and_csv():
+    row = {"bench": "b", "optimizer": "sgd", "hyperparameters": {"learning_rate": 0.01},
+           "configs_tried": 19, "tuning_diverged": 3, "seeds": 5, "diverged": 1, "reached": 3,
+           "target": 1e-6, "final_gap_median": 1e-9, "final_gap_q25": 1e-10,
+           "final_gap_q75": math.inf, "steps_to_target_median": 120.0,
+           "steps_to_target_q25": 100.0, "steps_to_target_q75": math.inf,
+           "evals_to_target_median": 120.0, "evals_to_target_q25": 100.0,
+           "evals_to_target_q75": math.inf, "evals_per_step": 1.0, "seconds_per_run": None}
+    md = compare.markdown_table([row]).splitlines()
+    assert md[0].count("|") == len(compare.COLUMNS) + 1 and len(md) == 3
+    assert "120 [100, never]" in md[2] and "3/5" in md[2]
+    parsed = list(csv.DictReader(io.StringIO(compare.csv_table([row]))))
+    assert parsed[0]["steps_to_target_q75"] == "inf" and parsed[0]["seconds_per_run"] == ""
+    assert float(parsed[0]["final_gap_median"]) == 1e-9
+
+
+def test_cli_writes_and_rejects_bad_names(tmp_path, capsys):
+    code = compare.main(["--problem", "quadratic", "--optimizers", "sgd,cg_pr", "--steps", "20",
+                         "--seeds", "2"], out=tmp_path)
+    assert code == 0
+    folder = tmp_path / "quadratic"
+    for name in ("result.json", "table.csv", "table.md", "loss.png", "paths.png"):
+        assert (folder / name).exists(), name
+    assert "cg_pr" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="valid: sgd, momentum"):
+        compare.main(["--problem", "quadratic", "--optimizers", "sgd,adma"])
+    with pytest.raises(ValueError, match="valid: quadratic"):
+        compare.main(["--problem", "banana"])
+    assert cli.main(["compare", "--problem", "quadratic", "--optimizers", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "valid:" in err
+
+
+def test_sgd_update_is_exactly_minus_the_gradient_direction():
+    p = problems.get("rosenbrock")
+    traj = train.run(p.loss, p.x0, optimizers.make("sgd", learning_rate=1e-3), 50)
+    xs = jnp.asarray(traj.params)
+    updates, grads = xs[1:] - xs[:-1], jax.vmap(jax.grad(p.loss))(xs[:-1])
+    cos = jax.vmap(gradients.cosine)(updates, -grads)
+    np.testing.assert_allclose(cos, 1.0, atol=1e-12)
+
+
+def test_adam_update_is_invariant_to_scaling_the_loss():
+    """Adam divides m̂ by √v̂: a loss c·f gives the same steps up to eps/|g|."""
+    p = problems.get("rosenbrock")
+    opt = optimizers.make("adam", learning_rate=0.01)
+    sgd = optimizers.make("sgd", learning_rate=1e-4)
+    grad = jax.jit(jax.grad(p.loss))
+    paths = {}
+    for c in (1.0, 1000.0):
+        x, state, s_state = p.x0, opt.init(p.x0), sgd.init(p.x0)
+        first_sgd = sgd.update(c * grad(x), s_state, x)[0]
+        xs = []
+        for _ in range(20):
+            u, state = opt.update(c * grad(x), state, x)
+            x = x + u
+            xs.append(x)
+        paths[c] = (np.asarray(xs), np.asarray(first_sgd))
+    np.testing.assert_allclose(paths[1000.0][0], paths[1.0][0], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(paths[1000.0][1], 1000 * paths[1.0][1], rtol=1e-12)
