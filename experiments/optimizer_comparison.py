@@ -62,7 +62,7 @@ class Config:
     curve_points: int = 100  # stored points per loss curve (tables use every step)
 
 
-QUICK = {"optimizers": ("sgd", "cg_pr"), "kappas": (10.0,), "functions": ("rosenbrock",),
+QUICK = {"optimizers": ("sgd", "adam", "cg_pr"), "kappas": (10.0,), "functions": ("rosenbrock",),
          "num_steps": 60, "seeds": 2, "per_decade": 1, "mnist": False}
 
 
@@ -70,6 +70,9 @@ def _check(config: Config) -> None:
     unknown = [n for n in (*config.optimizers, *config.mnist_optimizers) if n not in compare.SPECS]
     if unknown:
         raise ValueError(f"unknown optimizer(s) {unknown}; valid: {', '.join(compare.SPECS)}")
+    for required in ("sgd", "adam"):  # the reference points of every table
+        if required not in config.optimizers:
+            raise ValueError(f"optimizers must include {required!r} (got {config.optimizers})")
     bad = [f for f in config.functions if f not in compare.SMALL]
     if bad:
         raise ValueError(f"unknown function(s) {bad}; valid: {', '.join(compare.SMALL)}")

@@ -141,7 +141,10 @@ def _compiled_sweep(
         fp = functools.partial(f, **problem)
         gp = None if g is None else functools.partial(g, **problem)
         key = run_key if stochastic else None
-        return simulate(fp, gp, optimizer, p0, data, key, num_steps, factor, record, target)
+        out = simulate(fp, gp, optimizer, p0, data, key, num_steps, factor, record, target)
+        if record.every is None:  # summaries only: no per-parameter array leaves the device
+            out = {k: v for k, v in out.items() if k != "final_params"}
+        return out
 
     per_seed = jax.vmap(one, in_axes=(None, 0, None, None))
     return jax.jit(jax.vmap(per_seed, in_axes=(0, None, None, None)))
