@@ -237,16 +237,18 @@ from gdlab import train
 n = 250_000  # 2 MB of float64 params per run: 1,000 runs would keep 2 GB of final params
 sw = train.sweep(lambda w: 0.5 * jnp.sum(w * w), jnp.ones(n), "sgd",
                  {"learning_rate": np.linspace(0.1, 0.5, 1000)}, 2, record="summary",
-                 chunk_size=50)
+                 chunk_size=20)
 assert sw.final_params is None and sw.loss.shape[0] == 1000
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
 
 
 def test_summary_sweeps_keep_memory_flat_in_the_grid_size():
-    """1,000 runs of 2 MB params in chunks of 50: only summaries leave each chunk, so the
-    peak stays near one chunk's worth (~100 MB) plus jax, far below the 2 GB of all params."""
+    """1,000 runs of 2 MB params in chunks of 20: only summaries leave each chunk, so the
+    peak stays near one chunk's working set plus jax (~420 MiB measured alone; XLA's CPU
+    runtime has been seen to peak 2.6x higher under load, hence the margin), far below the
+    2 GB of all final params (4 GiB peak when they were kept)."""
     out = subprocess.run([sys.executable, "-c", BOUNDED], capture_output=True, text=True,
                          check=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
     peak_mib = int(out.stdout.strip().splitlines()[-1])
-    assert peak_mib < 1024, f"peak RSS {peak_mib} MiB"
+    assert peak_mib < 1536, f"peak RSS {peak_mib} MiB"
