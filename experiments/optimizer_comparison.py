@@ -279,8 +279,7 @@ def _heatmap(groups, order):
                                 "target? (median over reruns; k/n: only k of n reached it)",
                                 width=1.25 * len(names) + 3.2, height=0.42 * len(order) + 1.8)
     ax = axes[0, 0]
-    cmap = matplotlib.colormaps["viridis_r"].copy()
-    cmap.set_bad("0.85")
+    cmap = matplotlib.colormaps["viridis_r"].with_extremes(bad="0.85")
     im = ax.imshow(np.ma.masked_invalid(value), cmap=cmap, aspect="auto")
     for (i, j), t in np.ndenumerate(text):
         if t:
