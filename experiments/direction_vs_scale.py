@@ -12,7 +12,7 @@ the valley is aligned with the axes: rotate the same quadratic by 45° and it is
 Run:    gdlab run direction_vs_scale      (or: python experiments/direction_vs_scale.py --help)
 Writes: results/direction_vs_scale/result.json, seed_example.png, cosine_along_runs.png,
         scale_invariance.png, axis_aligned_vs_rotated.png
-Expect: ~1.5 min on a 2-core CPU; angle([10,20,40], [1,2,100]) = 27.9°, sign(g) 28.1°;
+Expect: ~1 min on a 2-core CPU; angle([10,20,40], [1,2,100]) = 27.9°, sign(g) 28.1°;
         SGD's cosine is 1 to rounding (1.8e-7 on the float32 MLP); SGD's first step scales
         exactly ×c, Adam's by 1 ± 1e-6; SGD's tuned learning rate falls ~1000× from c = 1 to
         c = 1000 (965× on the grid) while Adam's, Adagrad's, RMSProp's and sign descent's stay

@@ -12,7 +12,7 @@ rising straight past the edges where the larger-η runs stop.
 
 Run:    gdlab run edge_of_stability      (or: python experiments/edge_of_stability.py --help)
 Writes: results/edge_of_stability/result.json, sharpness.png
-Expect: ~2.5 min on a loaded 2-core CPU (~30 s of CPU time); for η = 0.3, 0.25, 0.2 the
+Expect: ~11 s on an idle 2-core CPU (2.5 min when it was loaded); for η = 0.3, 0.25, 0.2 the
         sharpness (11.4 at init) returns to 0.9·2/η at steps 240, 380, 860 and the mean of
         sharpness·η/2 over the second half of 2000 steps is 1.025, 1.014, 0.992; the loss
         rises on 30%, 18%, 4% of steps; the gradient-flow reference (η = 0.1) ends at

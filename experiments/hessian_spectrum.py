@@ -10,7 +10,7 @@ training moves it to the right and removes most of the negative curvature.
 
 Run:    gdlab run hessian_spectrum      (or: python experiments/hessian_spectrum.py --help)
 Writes: results/hessian_spectrum/result.json, spectrum.png
-Expect: ~2.5 min on a loaded 2-core CPU (~45 s of CPU time). Init → trained (loss 2.58 →
+Expect: ~13 s on an idle 2-core CPU (2.5 min when it was loaded). Init → trained (loss 2.58 →
         0.184): λ_max 0.879 → 1.90, trace 10.4 → 58.3 (Hutchinson 10.8 ± 0.33, 57.7 ± 0.52),
         negative eigenvalues 47.2% → 9.2% (SLQ: 58% → 10%); Lanczos top-10 eigenvalues match
         dense eigh to 2e-7 relative.

@@ -12,7 +12,7 @@ ball at α = 4/(√λmax + √λmin)², β = ((√κ − 1)/(√κ + 1))² by (�
 Run:    gdlab run optimizer_comparison      (or: python experiments/optimizer_comparison.py --help)
 Writes: results/optimizer_comparison/result.json, loss_vs_steps.png, loss_vs_evaluations.png,
         evaluations_to_target.png, wall_clock.png, quadratic_rates.png, paths_<function>.png
-Expect: ~10 min on a 2-core CPU, most of it XLA compilation (one per optimizer for all
+Expect: ~8-10 min on a 2-core CPU, most of it XLA compilation (one per optimizer for all
         2-D problems, two for ES/GA, one per optimizer and MNIST-1D bench); measured GD /
         heavy-ball rates within 0.2% of theory for κ = 10, 100, 1000; L-BFGS and CG solve
         Rosenbrock in 16-22 steps (43-114 evaluations) where tuned SGD and Adam do not reach

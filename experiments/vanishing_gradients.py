@@ -15,7 +15,7 @@ learning rate of a sweep, vs depth), and for the standard remedies.
 Run:    gdlab run vanishing_gradients      (or: python experiments/vanishing_gradients.py --help)
 Writes: results/vanishing_gradients/result.json, chain.png, profile.png, ratio_vs_depth.png,
         precision.png, finish.png, exploding.png, remedies.png
-Expect: ~3.5 min on an idle 2-core CPU (most of it XLA compiling the 13 training sweeps).
+Expect: ~2-3.5 min on an idle 2-core CPU (most of it XLA compiling the 13 training sweeps).
         Sigmoid/xavier at init: first-to-last layer gradient ratio ~1e−12 at depth 20 and
         ~1e−31 at depth 50, the error signal shrinking 0.235 per layer (bound 1/4);
         relu/he and tanh/xavier stay O(1). Sigmoid reaches loss 1.0 in 24, 104, 236 steps at
