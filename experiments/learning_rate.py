@@ -229,9 +229,7 @@ def _sharpness(loss, params, data):
 
 def mlp(config: Config) -> dict:
     """Full-batch GD on MNIST-1D over a range of rates, against 2/λ_max at initialisation."""
-    raw = gdlab.data.mnist1d(seed=0)
-    n = config.mlp_examples
-    data = {"x": jnp.asarray(raw["x"][:n], jnp.float32), "y": jnp.asarray(raw["y"][:n])}
+    data = jax.tree.map(jnp.asarray, gdlab.data.mnist1d_train(config.mlp_examples))
     model = gdlab.models.mlp(list(config.mlp_sizes), activation="tanh", init="xavier",
                              dtype=jnp.float32)
     params = jax.jit(model.init)(jax.random.key(config.seed))  # one compile, not op by op

@@ -128,9 +128,7 @@ def _sharpness(loss, params, data):
 
 
 def _mlp_setup(config: Config):
-    raw = gdlab.data.mnist1d(seed=0)
-    n = config.mlp_examples
-    data = {"x": jnp.asarray(raw["x"][:n], jnp.float32), "y": jnp.asarray(raw["y"][:n])}
+    data = jax.tree.map(jnp.asarray, gdlab.data.mnist1d_train(config.mlp_examples))
     model = gdlab.models.mlp(list(config.mlp_sizes), activation="tanh", init="xavier",
                              dtype=jnp.float32)
     params = jax.jit(model.init)(jax.random.key(config.seed))  # one compile, not op by op

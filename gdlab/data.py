@@ -152,3 +152,23 @@ def mnist1d(seed: int = 0, *, num_samples: int = 5000, cache_dir=None) -> dict[s
 
 
 __all__ = ["mnist1d"]
+
+
+def mnist1d_train(num_examples: int | None = None, *, seed: int = 0) -> dict[str, np.ndarray]:
+    """The first ``num_examples`` MNIST-1D training examples as ``{"x", "y"}``.
+
+    ``x`` (n, 40) float32 and ``y`` (n,) int32, ready to pass as ``data=`` to
+    ``train.run``/``sweep`` (NumPy arrays become jit arguments, never constants).
+    None: all 4000.
+
+    Example::
+
+        data = mnist1d_train(1000)
+        data["x"].shape                    # (1000, 40)
+    """
+    d = mnist1d(seed=seed)
+    if num_examples is not None and not (_is_int(num_examples)
+                                         and 1 <= num_examples <= len(d["y"])):
+        raise ValueError(f"num_examples must be an int in [1, {len(d['y'])}], "
+                         f"got {num_examples!r}")
+    return {"x": d["x"][:num_examples], "y": d["y"][:num_examples]}

@@ -119,3 +119,15 @@ def test_corrupt_cache_is_regenerated(tmp_path):
 def test_bad_arguments(kwargs, match, tmp_path):
     with pytest.raises(ValueError, match=match):
         data.mnist1d(cache_dir=tmp_path, **kwargs)
+
+
+def test_mnist1d_train_is_the_first_training_examples():
+    full = data.mnist1d(seed=0)
+    first = data.mnist1d_train(100)
+    np.testing.assert_array_equal(first["x"], full["x"][:100])
+    np.testing.assert_array_equal(first["y"], full["y"][:100])
+    assert first["x"].dtype == np.float32 and set(first) == {"x", "y"}
+    assert data.mnist1d_train()["x"].shape == (4000, 40)
+    for bad in (0, 4001, 2.5):
+        with pytest.raises(ValueError, match="num_examples"):
+            data.mnist1d_train(bad)
