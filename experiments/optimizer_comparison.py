@@ -358,7 +358,8 @@ def _paths(group, order):
         compare.draw_path(ax, group["problem"], e["path"],
                           color=compare.style_of(order.index(r["optimizer"]))["color"])
         gap = compare.number(r["final_gap_median"])
-        status = "diverged" if r["diverged"] else f"f − f* = {gap}"
+        status = (f"{r['diverged']}/{r['seeds']} runs diverged" if r["diverged"]
+                  else f"median f − f* = {gap}")
         ax.set_title(f"{r['optimizer']}: {status}", fontsize=9)
     for ax in axes.ravel()[n:]:
         ax.axis("off")
