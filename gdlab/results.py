@@ -13,6 +13,7 @@ import math
 import os
 import platform
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -45,11 +46,69 @@ def _umask() -> int:
     return mask
 
 
+_STARTED = time.time()  # this process's start (near enough): older temporaries are stale
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # someone else's live process (or not a pid): leave its file alone
+    return True
+
+
+def clean_stale_temporaries(path) -> list[Path]:
+    """Remove the temporaries a killed writer of ``path`` left behind; returns them.
+
+    Atomic writes go through ``.<name>.<pid>.<random>.tmp`` beside ``path``. A kill -9
+    between creating and renaming one leaves it there; this removes every temporary of
+    the same target whose writing process is gone (or, for names without a pid, that is
+    older than this process). Temporaries of live writers, such as a concurrent run, are
+    kept. Folders (staged results) are removed like files.
+
+    Example::
+
+        clean_stale_temporaries("results/weight_update/result.json")
+    """
+    import glob
+    import shutil
+
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    removed = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        middle = tmp.name[len(path.name) + 2 : -len(".tmp")]
+        pid = middle.split(".", 1)[0]
+        if pid.isdigit() and "." in middle:
+            stale = int(pid) != os.getpid() and not _alive(int(pid))
+        else:
+            try:
+                stale = tmp.lstat().st_mtime < _STARTED
+            except FileNotFoundError:
+                continue
+        if not stale:
+            continue
+        try:
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp)
+            else:
+                tmp.unlink()
+            removed.append(tmp)
+        except FileNotFoundError:  # another process cleaned it first
+            pass
+    return removed
+
+
 def _atomic_write(path: Path, write) -> None:
     """Write through ``write(file_object)`` into a temporary file, then rename over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    clean_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                               suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -73,6 +132,11 @@ def write_json(path, obj) -> None:
 def write_text(path, text: str) -> None:
     """Write ``text`` (UTF-8) atomically: a table, a report."""
     _atomic_write(Path(path), lambda f: f.write(text.encode()))
+
+
+def write_bytes(path, data: bytes) -> None:
+    """Write ``data`` atomically (temporary file in the same folder, then rename)."""
+    _atomic_write(Path(path), lambda f: f.write(data))
 
 
 def read_json(path) -> dict:
