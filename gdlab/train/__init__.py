@@ -38,13 +38,16 @@ from gdlab.train._loop import (
     run,
     steps_to_target,
 )
+from gdlab.train._best import Best, best
 from gdlab.train._sweep import Sweep, grid_points, sweep
 
 __all__ = [
     "DIVERGENCE_FACTOR",
+    "Best",
     "Record",
     "Sweep",
     "Trajectory",
+    "best",
     "grid_points",
     "lr_range_test",
     "run",

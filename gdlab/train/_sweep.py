@@ -14,6 +14,7 @@ import optax
 
 from gdlab import optimizers as _optimizers
 from gdlab.train import _checkpoint
+from gdlab.train._best import Best, best
 from gdlab.train._loop import (
     DIVERGENCE_FACTOR,
     cached,
@@ -62,6 +63,20 @@ class Sweep:
     def final_loss(self) -> np.ndarray:
         """The loss after the last update; +inf where a run diverged (never NaN)."""
         return np.where(self.diverged_at >= 0, np.inf, self.loss[..., -1])
+
+    def best(self, metric: str = "final_loss", *, reduce=None) -> "Best":
+        """The best grid point by ``metric`` ("final_loss", "best_loss" or
+        "steps_to_target", where "never" ranks last), the seed axis reduced by the median
+        (or ``reduce``), with the grid edges it sits on (see ``gdlab.train.best``)."""
+        if metric not in ("final_loss", "best_loss", "steps_to_target"):
+            raise ValueError(f"unknown metric {metric!r}; valid: final_loss, best_loss, "
+                             "steps_to_target")
+        if getattr(self, metric) is None:
+            raise ValueError(f"this sweep has no {metric}: pass target= to sweep()")
+        values = np.asarray(getattr(self, metric), dtype=float)
+        if metric == "steps_to_target":
+            values = np.where(values < 0, np.inf, values)
+        return best(values, self.grid, reduce=reduce)
 
 
 def _grid_arrays(grid: Mapping, dtype) -> dict[str, np.ndarray]:
