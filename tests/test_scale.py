@@ -79,8 +79,12 @@ def test_checkpoint_resumes_only_missing_chunks(tmp_path):
     assert first.chunks_computed == 4 and first.chunks_loaded == 0
     (tmp_path / "chunk_000001.npz").unlink()  # as if killed before chunk 1 was written
     (tmp_path / "chunk_000003.npz").write_bytes(b"half a file")  # and a corrupt one
+    with pytest.raises(ValueError, match="chunk_000003.npz"):  # refused, never guessed at
+        train.sweep(*args, chunk_size=3, checkpoint=tmp_path)
+    (tmp_path / "chunk_000003.npz").unlink()  # what the message says to do
     again = train.sweep(*args, chunk_size=3, checkpoint=tmp_path)
-    assert again.chunks_computed == 2 and again.chunks_loaded == 2
+    # chunk 1 was recomputed and saved by the refused call, before it reached chunk 3
+    assert again.chunks_computed == 1 and again.chunks_loaded == 3
     np.testing.assert_array_equal(again.loss, first.loss)
     np.testing.assert_array_equal(again.final_params, first.final_params)
     resumed = train.sweep(*args, chunk_size=3, checkpoint=tmp_path)

@@ -358,7 +358,7 @@ def _run_chunks(compiled, points, seeds, p0, data, devices, chunk_size, progress
     for index in indices:
         leaves = None
         if folder is not None:
-            leaves = _checkpoint.load_chunk(folder, index, leaves_def.num_leaves)
+            leaves = _checkpoint.load_chunk(folder, index, jax.tree.leaves(structure))
         if leaves is None:
             chunk = _place(padded[index * size:(index + 1) * size], devices)
             leaves = jax.tree.leaves(_fetch(compiled(chunk, seeds, p0, data)))
