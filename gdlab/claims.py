@@ -34,7 +34,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["above", "below", "between", "close", "fact", "failed", "over_seeds", "summary"]
+__all__ = ["above", "below", "between", "close", "fact", "failed", "markdown", "over_seeds",
+           "summary"]
 
 
 def _number(value) -> float | None:
@@ -151,3 +152,46 @@ def failed(claims: Sequence[dict]) -> list[dict]:
 def summary(claims: Sequence[dict]) -> str:
     """``"claims: k/n hold"``."""
     return f"claims: {len(claims) - len(failed(claims))}/{len(claims)} hold"
+
+
+def _show(value) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list) and len(value) > 6:
+        return f"[{len(value)} values]"
+    return str(value)
+
+
+def _seeds_text(claim: dict) -> str:
+    seeds = claim.get("seeds")
+    if not seeds:
+        return "—"
+    held = claim.get("held_for")
+    if len(seeds) > 2:
+        text = f"{len(seeds)} ({seeds[0]}…{seeds[-1]})"
+    else:
+        text = ", ".join(map(str, seeds))
+    return f"{text}; holds for {held}" if held else text
+
+
+def markdown(claims: Sequence[dict]) -> str:
+    """The claims as a Markdown table: statement, measured (median [min, max] over
+    seeds), expected, seeds, holds.
+
+    >>> print(markdown([below("the error vanishes", 3e-16, 1e-12)]))
+    | claim | measured | expected | seeds | holds |
+    |---|---|---|---|---|
+    | the error vanishes | 3e-16 | < 1e-12 | — | ✓ |
+    """
+    rows = ["| claim | measured | expected | seeds | holds |", "|---|---|---|---|---|"]
+    for c in claims:
+        measured = _show(c.get("measured"))
+        spread = c.get("spread")
+        if spread:
+            measured += f" [{_show(spread.get('min'))}, {_show(spread.get('max'))}]"
+        cells = [c["statement"], measured, c.get("expected", ""), _seeds_text(c),
+                 "✓" if c.get("holds") else "✗ FAILS"]
+        rows.append("| " + " | ".join(str(x).replace("|", "\\|") for x in cells) + " |")
+    return "\n".join(rows)

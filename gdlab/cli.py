@@ -1,12 +1,13 @@
 """The ``gdlab`` command.
 
-    gdlab list                               the experiments and their claims
+    gdlab list                               the experiments, their claims' status
     gdlab run NAME [--field value ...]       run one; options come from its Config (--help)
     gdlab run --all [--quick]                run every experiment, with a progress bar
     gdlab plot NAME                          redraw figures from results/NAME/result.json
 
 Common options: ``--quick`` (small sizes, written to results-quick/), ``--out DIR``.
-Bad input prints one line and exits 2; a failed experiment exits 1.
+Exit status: 0 all is well; 1 an experiment failed (crashed); 2 bad input (one line,
+nothing written); 3 it ran, but a claim did not hold (a finding, printed and stored).
 """
 
 import contextlib
@@ -16,6 +17,9 @@ import sys
 import traceback
 
 USAGE = __doc__.split("\n\n")[1]
+
+
+CLAIM_FAILED = 3  # the experiment ran, and a claim did not hold: a finding, not a crash
 
 
 class UsageError(Exception):
@@ -82,26 +86,38 @@ def parse_config(experiment, args: list[str], quick: bool):
         raise UsageError(f"{experiment.name}: {message}") from None
 
 
+def _claims_line(result: dict) -> str:
+    from gdlab import claims
+
+    found = result.get("claims") or []
+    line = claims.summary(found)
+    failed = claims.failed(found)
+    if failed:
+        line += " (FAILED: " + "; ".join(c["statement"] for c in failed) + ")"
+    return line
+
+
 def _run_one(name: str, args: list[str], quick: bool, out) -> int:
-    from gdlab import experiment
+    from gdlab import claims, experiment
 
     exp = experiment.load(name)
     config = parse_config(exp, args, quick)
-    result = experiment.execute(name, config, quick=quick, out=out)
+    result = experiment.execute(exp, config, quick=quick, out=out)
     print(f"{name}  ({result['meta']['seconds']:.1f} s)")
     print(experiment.format_metrics(result["metrics"]))
+    print(f"  {_claims_line(result)}")
     print(f"  wrote {os.path.dirname(result['paths'][-1])}/")
-    return 0
+    return CLAIM_FAILED if claims.failed(result["claims"]) else 0
 
 
 def _run_all(args: list[str], quick: bool, out) -> int:
     from tqdm import tqdm
 
-    from gdlab import experiment
+    from gdlab import claims, experiment
 
     if args:
         raise UsageError(f"run --all takes no experiment options, got {' '.join(args)}")
-    failed = []
+    failed, findings = [], []
     names = experiment.names()
     bar = tqdm(names, desc="experiments", unit="exp", file=sys.stderr)
     for name in bar:
@@ -109,33 +125,56 @@ def _run_all(args: list[str], quick: bool, out) -> int:
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 result = experiment.execute(name, quick=quick, out=out)
-            tqdm.write(f"ok      {name}  ({result['meta']['seconds']:.1f} s)")
+            tqdm.write(f"ok      {name}  ({result['meta']['seconds']:.1f} s)  "
+                       f"{_claims_line(result)}")
+            if claims.failed(result["claims"]):
+                findings.append(name)
         except Exception as error:  # one failure must not stop the others
             failed.append(name)
             tqdm.write(f"FAILED  {name}: {type(error).__name__}: {error}")
             if os.environ.get("GDLAB_DEBUG"):
                 traceback.print_exc()
     print(f"{len(names) - len(failed)} of {len(names)} experiments ran"
-          + (f"; failed: {', '.join(failed)}" if failed else ""))
-    return 1 if failed else 0
+          + (f"; failed: {', '.join(failed)}" if failed else "")
+          + (f"; claims failed in: {', '.join(findings)}" if findings else ""))
+    return 1 if failed else (CLAIM_FAILED if findings else 0)
 
 
-def _list() -> int:
-    from gdlab import experiment
+def _list(quick: bool, out) -> int:
+    """Each experiment with its stored claims' status; a script that cannot be loaded is
+    listed as broken and the others still are."""
+    from gdlab import claims, experiment
 
+    broken = 0
     for name in experiment.names():
-        print(f"{name:<22} {experiment.load(name).summary}")
-    return 0
+        try:
+            summary = experiment.load(name).summary
+        except ValueError as error:
+            broken += 1
+            print(f"{name:<22} BROKEN: {error}")
+            continue
+        stored = experiment.stored_claims(name, quick=quick, out=out)
+        if stored is None:
+            status = "not run"
+        elif not stored:
+            status = "no claims"
+        else:
+            status = claims.summary(stored).removeprefix("claims: ")
+        print(f"{name:<22} {status:<11} {summary}")
+    return 1 if broken else 0
 
 
-def _plot(args: list[str], out) -> int:
-    from gdlab import experiment
+def _plot(args: list[str], quick: bool, out) -> int:
+    from gdlab import claims, experiment
 
-    if len(args) != 1:
-        raise UsageError("usage: gdlab plot NAME")
-    for path in experiment.replot(args[0], out=out):
+    if len(args) != 1 or args[0].startswith("-"):
+        raise UsageError("usage: gdlab plot NAME [--quick] [--out DIR]")
+    paths = experiment.replot(args[0], quick=quick, out=out)
+    for path in paths:
         print(f"wrote {path}")
-    return 0
+    stored = experiment.stored_claims(args[0], quick=quick, out=out) or []
+    print(claims.summary(stored))
+    return CLAIM_FAILED if claims.failed(stored) else 0
 
 
 def dispatch(argv: list[str]) -> int:
@@ -146,9 +185,9 @@ def dispatch(argv: list[str]) -> int:
     quick = _pop_flag(args, "--quick")
     out = _pop_option(args, "--out")
     if command == "list":
-        return _list()
+        return _list(quick, out)
     if command == "plot":
-        return _plot(args, out)
+        return _plot(args, quick, out)
     if command == "compare":
         from gdlab import compare
 
@@ -169,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ValueError, FileNotFoundError) as error:
         print(f"gdlab: error: {error}", file=sys.stderr)
         code = 2
+    except BrokenPipeError:  # `gdlab list | head`: the reader left, nothing to report
+        sys.stderr.close()
+        code = 0
     except KeyboardInterrupt:
         print("gdlab: interrupted", file=sys.stderr)
         code = 130

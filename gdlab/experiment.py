@@ -1,10 +1,11 @@
 """The experiment protocol: every script in ``experiments/`` has the same shape.
 
-    '''<the claim>.  Run: ...  Writes: ...  Expect: ...'''
+    '''<the claim>.  Run: ...  Writes: ...'''
     @dataclass(frozen=True)
     class Config: ...                         # every knob, with gallery defaults
     QUICK = {"num_steps": 10, ...}           # overrides for --quick smoke runs
     def run(config) -> dict: ...              # {"metrics": {...}, "series": {...}}
+    def claims(result) -> list[dict]: ...     # the findings as data (gdlab.claims)
     def plot(result) -> dict[str, Figure]: ...   # draws only from the stored result
     def tables(result) -> dict[str, str]: ...    # optional: {"table.md": text, ...}
 
@@ -12,8 +13,10 @@ Experiments run with float64 enabled (``jax_enable_x64``), so textbook checks ca
 exact; each experiment picks its dtypes explicitly (float32 for network training).
 
 ``execute`` runs one: it calls ``run``, turns the output into plain JSON types (so
-``plot`` sees exactly what ``gdlab plot`` will load later), draws, and writes
-``result.json`` and the figures atomically into ``<results>/<name>/``.
+``claims`` and ``plot`` see exactly what ``gdlab plot`` will load later), evaluates the
+claims, draws, and replaces ``<results>/<name>/`` (result.json, figures, tables) as one
+unit. Measured numbers live in result.json only: docstrings carry none, and the README
+gallery renders them from the stored results (``tools/build_readme.py``).
 """
 
 import dataclasses
@@ -81,16 +84,45 @@ def load(name: str) -> Experiment:
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[module_name]
+        raise ValueError(f"experiments/{name}.py cannot be loaded: "
+                         f"{type(error).__name__}: {error}") from error
     for attribute in ("Config", "run", "plot"):
         if not hasattr(module, attribute):
             raise ValueError(f"experiments/{name}.py does not define {attribute}")
     return Experiment(name, module)
 
 
+def _loaded(experiment) -> Experiment:
+    return experiment if isinstance(experiment, Experiment) else load(experiment)
+
+
+def evaluate_claims(experiment: Experiment, result: dict) -> list[dict]:
+    """The experiment's ``claims(result)`` (``[]`` if it states none), checked for shape."""
+    make = getattr(experiment.module, "claims", None)
+    found = list(make(result)) if make else []
+    required = {"statement", "measured", "expected", "holds"}
+    for claim in found:
+        if not isinstance(claim, dict) or not required <= claim.keys():
+            raise ValueError(f"{experiment.name}: a claim must be a dict with "
+                             f"{sorted(required)} (use gdlab.claims), got {claim!r}")
+    return results.to_jsonable(found)
+
+
+def stored_claims(name: str, *, quick: bool = False, out: Path | None = None) -> list | None:
+    """The claims stored in ``<results>/<name>/result.json`` (``[]`` for a result stored
+    without claims); None when there is no readable result."""
+    try:
+        return results.load(Path(out or results_dir(quick)) / name).get("claims") or []
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def draw(experiment: Experiment, result: dict, directory: Path) -> list[Path]:
-    """Draw the figures (and the optional ``tables``) of a stored result and write them
-    atomically into ``directory``."""
+    """Draw the figures (and the optional ``tables``) of a stored result into ``directory``."""
     figures = experiment.module.plot(result)
     try:
         paths = [_save(directory / f"{name}.png", fig) for name, fig in figures.items()]
@@ -108,13 +140,14 @@ def _save(path: Path, fig) -> Path:
     return path
 
 
-def execute(name: str, config=None, *, quick: bool = False, out: Path | None = None) -> dict:
-    """Run experiment ``name`` with ``config`` (default: its Config, or QUICK overrides).
+def execute(experiment, config=None, *, quick: bool = False, out: Path | None = None) -> dict:
+    """Run an experiment (a name or a loaded ``Experiment``) with ``config`` (default: its
+    Config, or its QUICK overrides).
 
-    Writes ``<out>/<name>/result.json`` and figures; returns the stored result with
-    ``paths`` (the files written) added.
+    Replaces ``<out>/<name>/`` (result.json with claims, figures, tables) as one unit;
+    returns the stored result with ``paths`` (the files written) added.
     """
-    experiment = load(name)
+    experiment = _loaded(experiment)
     config = config if config is not None else experiment.default_config(quick)
     start = time.perf_counter()
     output = experiment.module.run(config)
@@ -125,7 +158,7 @@ def execute(name: str, config=None, *, quick: bool = False, out: Path | None = N
 def store(experiment: Experiment, config, output: dict, *, quick: bool = False,
           out: Path | None = None, seconds: float | None = None) -> dict:
     """Store what ``run(config)`` returned: plain JSON types (exactly what ``gdlab plot``
-    loads later), figures and tables drawn from them, ``result.json`` written last.
+    loads later), the claims evaluated on them, figures and tables drawn from them.
 
     Returns the stored result with ``paths`` (the files written) added.
     """
@@ -139,17 +172,50 @@ def store(experiment: Experiment, config, output: dict, *, quick: bool = False,
                      "seconds": None if seconds is None else round(seconds, 2)},
         }
     )
+    result["claims"] = evaluate_claims(experiment, result)
     directory = Path(out or results_dir(quick)) / experiment.name
-    paths = draw(experiment, result, directory)
-    results.write_json(directory / results.RESULT_FILE, result)
-    return {**result, "paths": [str(p) for p in [*paths, directory / results.RESULT_FILE]]}
+    return {**result, "paths": [str(directory / p.name) for p in _write(experiment, result,
+                                                                         directory)]}
 
 
-def replot(name: str, *, out: Path | None = None) -> list[Path]:
-    """Redraw the figures of ``name`` from its saved result.json, without recomputing."""
+def _write(experiment: Experiment, result: dict, directory: Path) -> list[Path]:
+    """Replace ``directory`` with the result's figures, tables and result.json, as one unit."""
+    written = []
+
+    def write(staging: Path):
+        written.extend(draw(experiment, result, staging))
+        results.write_json(staging / results.RESULT_FILE, result)
+        written.append(staging / results.RESULT_FILE)
+
+    results.replace_folder(directory, write)
+    return written
+
+
+def load_result(name: str, directory: Path) -> dict:
+    """The stored result of ``name`` in ``directory``; ValueError naming the file when it
+    is missing, not JSON, or not a ``name`` result."""
+    path = Path(directory) / results.RESULT_FILE
+    try:
+        result = results.read_json(path)
+    except FileNotFoundError:
+        raise ValueError(f"no result at {path}: run `gdlab run {name}` first") from None
+    except (OSError, ValueError, RecursionError) as error:
+        raise ValueError(f"{path} is not readable JSON ({type(error).__name__})") from None
+    keys = {"experiment", "config", "metrics", "series"}
+    if not (isinstance(result, dict) and result.get("experiment") == name
+            and keys <= result.keys()):
+        raise ValueError(f"{path} is not a {name} result")
+    return result
+
+
+def replot(name: str, *, quick: bool = False, out: Path | None = None) -> list[Path]:
+    """Redraw the figures of ``name`` from its saved result.json, without recomputing, and
+    re-evaluate its claims from the same numbers; the folder is replaced as one unit."""
     experiment = load(name)
-    directory = Path(out or results_dir()) / name
-    return draw(experiment, results.load(directory), directory)
+    directory = Path(out or results_dir(quick)) / name
+    result = load_result(name, directory)
+    result["claims"] = evaluate_claims(experiment, result)
+    return [directory / p.name for p in _write(experiment, result, directory)]
 
 
 def format_metrics(metrics: dict, indent: str = "  ") -> str:

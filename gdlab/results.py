@@ -191,3 +191,62 @@ def load(path) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"no result at {path}: run the experiment first")
     return read_json(path)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    code = renameat2(at_fdcwd, os.fsencode(str(a)), at_fdcwd, os.fsencode(str(b)),
+                     rename_exchange)
+    return code == 0
+
+
+def replace_folder(directory, write) -> Path:
+    """Write a whole folder as one unit: ``write(staging)`` fills a fresh staging folder
+    next to ``directory``, which then replaces ``directory`` in one step.
+
+    A reader sees the complete old folder or the complete new one, never new figures
+    beside an old result.json: an interrupted ``write`` leaves ``directory`` untouched
+    (its staging folder is removed, or by the next call if the process was killed), and
+    concurrent writers each swap in their own complete folder (the last one wins). On
+    Linux the swap is an atomic exchange of the two folders; elsewhere two renames under
+    a lock, with a moment in which ``directory`` is absent (never half-written).
+    """
+    import fcntl
+    import shutil
+
+    directory = Path(directory)
+    parent = directory.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    for stale in parent.glob(f".{directory.name}.staging.*"):
+        pid = stale.name[len(f".{directory.name}.staging."):].split(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{directory.name}.staging.{os.getpid()}.",
+                                    suffix=".d"))
+    try:
+        os.chmod(staging, 0o777 & ~_umask())
+        write(staging)
+        with open(parent / f".{directory.name}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not directory.exists():
+                os.rename(staging, directory)
+            elif not _exchange(staging, directory):
+                old = staging.with_name(staging.name + ".old")
+                os.rename(directory, old)
+                os.rename(staging, directory)
+                staging = old
+    finally:
+        if staging.exists() and staging != directory:
+            shutil.rmtree(staging, ignore_errors=True)
+    return directory
