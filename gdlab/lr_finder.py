@@ -16,6 +16,10 @@ and last 5 points, as fastai does:
 
     steep             η at the most negative slope (S_{k+1} − S_k) / (log η_{k+1} − log η_k)
     minimum / 10      (η at the smallest S_k) / 10
+    valley            fastai's default since 2.5 (ESRI's suggester): in the longest strictly
+                      decreasing subsequence of S, ending at index e and spanning
+                      s = e − len … e, the point s + ⌊(e − s)/3⌋ + ⌊(e − s)/6⌋, about half
+                      way down the valley (see ``valley``)
 
 Unlike fastai, each η_k is paired with the loss *after* the step taken with it, not the
 loss of the batch it was applied to; and the test is one compiled ``lax.while_loop``
@@ -63,6 +67,7 @@ class RangeTest:
         through all ``num_steps`` updates.
       lr_steep: the rate of steepest descent of S (None if too few points were left).
       lr_min_over_10: the rate of the smallest S, divided by 10 (None likewise).
+      lr_valley: fastai's "valley" suggestion on the same points (None likewise).
     """
 
     lrs: np.ndarray
@@ -72,6 +77,7 @@ class RangeTest:
     stopped_at: int | None
     lr_steep: float | None
     lr_min_over_10: float | None
+    lr_valley: float | None = None
 
     @property
     def status(self) -> str:
@@ -90,8 +96,9 @@ class RangeTest:
 
     @property
     def suggestions(self) -> dict[str, float | None]:
-        """{"steep": lr_steep, "minimum/10": lr_min_over_10}."""
-        return {"steep": self.lr_steep, "minimum/10": self.lr_min_over_10}
+        """{"steep": lr_steep, "minimum/10": lr_min_over_10, "valley": lr_valley}."""
+        return {"steep": self.lr_steep, "minimum/10": self.lr_min_over_10,
+                "valley": self.lr_valley}
 
 
 def suggest(lrs, smoothed_loss, *, skip_start: int = 0, skip_end: int = SKIP_END):
@@ -116,6 +123,45 @@ def suggest(lrs, smoothed_loss, *, skip_start: int = 0, skip_end: int = SKIP_END
         return None, None
     slopes = np.diff(loss) / np.diff(np.log(lrs))
     return float(lrs[np.argmin(slopes)]), float(lrs[np.argmin(loss)] / 10)
+
+
+def valley(lrs, smoothed_loss, *, skip_start: int = 0, skip_end: int = SKIP_END):
+    """fastai's ``valley`` suggestion (its ``lr_find`` default): η about half way down the
+    longest valley of the loss-vs-rate curve; None when fewer than two points are left.
+
+    On the same points as ``suggest`` (finite prefix, ``skip_start``/``skip_end`` dropped),
+    with S the smoothed losses: d_i = 1 + max{d_j : j < i, S_i < S_j} is the length of the
+    longest strictly decreasing subsequence ending at i (d_i = 1 if none); e = the first
+    argmax of d, s = e − d_e (s = e = 0 if the curve never falls), and the suggestion is
+    η at s + ⌊(e − s)/3⌋ + ⌊(e − s)/6⌋.
+    (As in fastai, s is one before the valley's first point, and the points of the
+    subsequence need not be consecutive: a noisy descent still counts as one valley.)
+
+    Example: on a curve that falls over points 0…6 and then rises,
+    ``valley(range(1, 11), [9, 8, 7, 6, 5, 4, 3, 5, 8, 9], skip_end=0)`` is 3.0
+    (e = 6, d_e = 7, s = −1, index −1 + ⌊7/3⌋ + ⌊7/6⌋ = 2).
+    """
+    lrs = np.asarray(lrs, dtype=np.float64)
+    loss = np.asarray(smoothed_loss, dtype=np.float64)
+    if lrs.shape != loss.shape or lrs.ndim != 1:
+        raise ValueError(f"lrs and smoothed_loss must be 1-D of one length, got "
+                         f"{lrs.shape} and {loss.shape}")
+    bad = np.nonzero(~np.isfinite(loss))[0]
+    n = bad[0] if bad.size else loss.size
+    lrs, loss = lrs[skip_start:max(n - skip_end, 0)], loss[skip_start:max(n - skip_end, 0)]
+    if loss.size < 2:
+        return None
+    depth = np.ones(loss.size, dtype=int)
+    for i in range(1, loss.size):
+        lower = loss[i] < loss[:i]
+        if lower.any():
+            depth[i] = depth[:i][lower].max() + 1
+    end = int(np.argmax(depth))
+    start = end - int(depth[end]) if depth[end] > 1 else 0  # no descent at all: the first
+    sections = (end - start) / 3
+    # max(…, 0): where fastai's index is −1 (a two-point valley at the very start) Python
+    # would wrap round to the *last* rate; the first is meant.
+    return float(lrs[max(start + int(sections) + int(sections / 2), 0)])
 
 
 # --------------------------------------------------------------------------- the loop
@@ -303,6 +349,7 @@ def lr_range_test(
     smoothed = np.asarray(out["smoothed"])
     skip_start = num_steps // 10 if skip_start is None else skip_start
     steep, minimum = suggest(lrs, smoothed, skip_start=skip_start, skip_end=skip_end)
+    lr_valley = valley(lrs, smoothed, skip_start=skip_start, skip_end=skip_end)
     return RangeTest(
         lrs=np.asarray(lrs, dtype=np.result_type(dtype)),
         loss=np.asarray(out["loss"]),
@@ -311,7 +358,8 @@ def lr_range_test(
         stopped_at=None if stopped_at < 0 else stopped_at,
         lr_steep=steep,
         lr_min_over_10=minimum,
+        lr_valley=lr_valley,
     )
 
 
-__all__ = ["RangeTest", "lr_range_test", "suggest"]
+__all__ = ["RangeTest", "lr_range_test", "suggest", "valley"]
