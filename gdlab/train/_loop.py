@@ -2,7 +2,7 @@
 
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -10,6 +10,7 @@ import numpy as np
 import optax
 
 from gdlab import optimizers as _optimizers
+from gdlab.train import _checks
 
 DIVERGENCE_FACTOR = 1e6
 
@@ -81,27 +82,43 @@ def objective(loss_fn, has_data: bool, stochastic: bool):
 
     def f(params, data, key, **problem):
         args = (params, data) if has_data else (params,)
-        return loss_fn(*args, **problem, key=key) if stochastic else loss_fn(*args, **problem)
+        value = loss_fn(*args, **problem, key=key) if stochastic else loss_fn(*args, **problem)
+        return jnp.asarray(value)  # a Python float (a constant loss) becomes a 0-d array
 
     return f
 
 
+class Carry(NamedTuple):
+    """What the scan carries from step k to step k + 1 (one run; a sweep vmaps it)."""
+
+    params: Any  # params[k]; frozen at the divergence step when anyone reads them
+    state: Any  # the optimizer state after k updates
+    value: jax.Array  # objective(params[k]): what the optimizer is given (value=)
+    grad: Any  # ∇objective(params[k]); its norm is taken only at recorded steps
+    loss: jax.Array  # the recorded loss at params[k] (eval_fn's when given)
+    diverged_at: jax.Array  # the step whose loss was non-finite or exploded; -1: none yet
+    best_loss: jax.Array  # the smallest recorded loss before divergence
+    steps_to_target: jax.Array  # the first step with loss <= target; -1: not yet
+
+
 def simulate(objective, evaluate, optimizer, params, data, key, num_steps, factor, record,
-             target=None):
+             target=None, *, freeze=True):
     """The scan. Pure: jit it for one run, vmap it for a sweep.
 
-    Carry: params, optimizer state, the objective's value and gradient at params, the
-    recorded loss and gradient norm there (NaN once dead), the divergence flag and step,
-    the best finite loss so far and the first step at or below ``target``.
+    Each step costs one ``value_and_grad`` and one optimizer update, plus scalars: the
+    divergence test, the best loss and the target test. What else a step could do is
+    done only where it is read: the gradient norm at the recorded steps, ``eval_fn``
+    only when given, and the freeze of a diverged run's params and state only when
+    ``freeze`` (the caller keeps params; without it a dead run's numbers are masked).
     """
     optimizer = optax.with_extra_args_support(optimizer)
     value_and_grad = jax.value_and_grad(objective)
     step_key = (lambda k: jax.random.fold_in(key, k)) if key is not None else (lambda k: None)
+    shape = jax.eval_shape(objective, params, data, step_key(0)).shape
+    if shape != ():
+        raise ValueError(f"loss_fn must return a scalar, got shape {shape}")
 
     def measure(p, k):
-        shape = jax.eval_shape(objective, p, data, step_key(k)).shape
-        if shape != ():
-            raise ValueError(f"loss_fn must return a scalar, got shape {shape}")
         value, grad = value_and_grad(p, data, step_key(k))
         recorded = value if evaluate is None else evaluate(p, data, None)
         return value, grad, recorded
@@ -109,63 +126,73 @@ def simulate(objective, evaluate, optimizer, params, data, key, num_steps, facto
     value, grad, loss0 = measure(params, 0)
     threshold = jnp.inf if factor is None else factor * jnp.maximum(jnp.abs(loss0), 1)
     dead0 = ~jnp.isfinite(loss0)
-    inf = jnp.asarray(jnp.inf, loss0.dtype)
     reached = (lambda loss: loss <= target) if target is not None else (lambda loss: False)
 
-    def advance(carry, k):
-        params, state, value, grad, _, _, dead, dead_at, best, hit = carry
+    def advance(carry: Carry, k) -> tuple[Carry, None]:
+        dead = carry.diverged_at >= 0
         value_fn = functools.partial(lambda p, kk: objective(p, data, step_key(kk)), kk=k)
-        updates, new_state = optimizer.update(
-            grad, state, params, value=value, grad=grad, value_fn=value_fn
+        updates, state = optimizer.update(
+            carry.grad, carry.state, carry.params,
+            value=carry.value, grad=carry.grad, value_fn=value_fn,
         )
-        new_params = optax.apply_updates(params, updates)
-        new_value, new_grad, recorded = measure(new_params, k + 1)
-        bad = ~jnp.isfinite(recorded) | (jnp.abs(recorded) > threshold)
+        params = optax.apply_updates(carry.params, updates)
+        value, grad, loss = measure(params, k + 1)
+        bad = ~jnp.isfinite(loss) | (jnp.abs(loss) > threshold)
         alive = ~dead & ~bad
-        keep = lambda old, new: jnp.where(dead, old, new)
-        return (
-            jax.tree.map(keep, params, new_params),
-            jax.tree.map(keep, state, new_state),
-            keep(value, new_value),
-            jax.tree.map(keep, grad, new_grad),
-            jnp.where(dead, jnp.nan, recorded),
-            jnp.where(dead, jnp.nan, optax.tree.norm(new_grad)),
-            dead | bad,
-            jnp.where(~dead & bad, k + 1, dead_at),
-            jnp.where(alive, jnp.minimum(best, recorded), best),
-            jnp.where((hit < 0) & alive & reached(recorded), k + 1, hit),
+        if freeze:
+            keep = lambda old, new: jnp.where(dead, old, new)
+            params, state = jax.tree.map(keep, carry.params, params), jax.tree.map(
+                keep, carry.state, state)
+            value, grad = keep(carry.value, value), jax.tree.map(keep, carry.grad, grad)
+        return Carry(
+            params, state, value, grad, loss,
+            diverged_at=jnp.where(~dead & bad, k + 1, carry.diverged_at),
+            best_loss=jnp.where(alive, jnp.minimum(carry.best_loss, loss), carry.best_loss),
+            steps_to_target=jnp.where((carry.steps_to_target < 0) & alive & reached(loss),
+                                      k + 1, carry.steps_to_target),
         ), None
 
-    def output(carry):
-        out = {"loss": carry[4], "grad_norm": carry[5]}
+    def output(carry: Carry, step) -> dict:
+        """What is recorded at ``step``: NaN after the divergence step."""
+        dead = (carry.diverged_at >= 0) & (carry.diverged_at < step)
+        out = {"loss": jnp.where(dead, jnp.nan, carry.loss),
+               "grad_norm": jnp.where(dead, jnp.nan, optax.tree.norm(carry.grad))}
         if record.params:
-            out["params"] = carry[0]
+            out["params"] = carry.params
         return out
 
-    carry = (
-        params, optimizer.init(params), value, grad, loss0, optax.tree.norm(grad), dead0,
-        jnp.where(dead0, 0, -1), jnp.where(dead0, inf, loss0),
-        jnp.where(~dead0 & reached(loss0), 0, -1),
+    carry = Carry(
+        params, optimizer.init(params), value, grad, loss0,
+        diverged_at=jnp.where(dead0, 0, -1),
+        best_loss=jnp.where(dead0, jnp.asarray(jnp.inf, loss0.dtype), loss0),
+        steps_to_target=jnp.where(~dead0 & reached(loss0), 0, -1),
     )
-    first = output(carry)
+    first = output(carry, 0)
     if record.every is None:
         carry, _ = jax.lax.scan(advance, carry, jnp.arange(num_steps))
-        hist = jax.tree.map(lambda a: a[None], output(carry))
+        hist = jax.tree.map(lambda a: a[None], output(carry, num_steps))
+    elif record.every == 1:
+
+        def step(carry, k):
+            carry, _ = advance(carry, k)
+            return carry, output(carry, k + 1)
+
+        carry, hist = jax.lax.scan(step, carry, jnp.arange(num_steps))
     else:
         every = record.every
 
         def chunk(carry, j):
             carry, _ = jax.lax.scan(advance, carry, j * every + jnp.arange(every))
-            return carry, output(carry)
+            return carry, output(carry, (j + 1) * every)
 
         carry, hist = jax.lax.scan(chunk, carry, jnp.arange(num_steps // every))
     prepend = lambda a, rest: jnp.concatenate([jnp.asarray(a)[None], rest])
     return {
         **jax.tree.map(prepend, first, hist),
-        "final_params": carry[0],
-        "diverged_at": carry[7],
-        "best_loss": carry[8],
-        "steps_to_target": carry[9],
+        "final_params": carry.params,
+        "diverged_at": carry.diverged_at,
+        "best_loss": carry.best_loss,
+        "steps_to_target": carry.steps_to_target,
     }
 
 
@@ -216,6 +243,7 @@ def run(
     record="all",
     record_params: bool = True,
     target: float | None = None,
+    memory_limit: float | None = None,
 ) -> Trajectory:
     """Run ``num_steps`` updates of ``optimizer`` on ``loss_fn`` from ``params``.
 
@@ -234,6 +262,8 @@ def run(
         still exact). Bounded memory for long runs.
       record_params: keep the iterates at the recorded steps.
       target: if given, ``steps_to_target`` is the first step with loss <= target.
+      memory_limit: refuse (ValueError, before compiling) a run whose recorded outputs
+        are estimated above this many bytes (None: 2 GiB); see ``record``.
 
     Example::
 
@@ -242,7 +272,9 @@ def run(
         traj.params[k] == (1 - 0.1 * 4.0) ** k          # the closed form
     """
     check_steps(num_steps)
+    _checks.divergence_factor(divergence_factor)
     policy = parse_record(record, num_steps, record_params)
+    _checks.memory("run", 1, num_steps, policy, params, memory_limit)
     optimizer = _optimizers.resolve(optimizer)
     compiled = _compiled_run(
         loss_fn, eval_fn, optimizer, num_steps, data is not None, key is not None,

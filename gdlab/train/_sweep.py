@@ -3,6 +3,7 @@
 import functools
 import inspect
 import itertools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,7 @@ import numpy as np
 import optax
 
 from gdlab import optimizers as _optimizers
-from gdlab.train import _checkpoint
+from gdlab.train import _checkpoint, _checks
 from gdlab.train._best import Best, best
 from gdlab.train._loop import (
     DIVERGENCE_FACTOR,
@@ -148,7 +149,8 @@ def _compiled_sweep(
                                                                 if _static(v)))
 
     def one(values, seed, params, data):
-        init_key, run_key = jax.random.split(jax.random.key(seed))
+        if init_fn is not None or stochastic:  # no key arithmetic in sweeps that need none
+            init_key, run_key = jax.random.split(jax.random.key(seed))
         p0 = init_fn(init_key) if init_fn is not None else params
         point = dict(zip(names, values, strict=True))
         optimizer = make(**fixed, **{k: point[k] for k in names if k not in problem_names})
@@ -156,7 +158,8 @@ def _compiled_sweep(
         fp = functools.partial(f, **problem)
         gp = None if g is None else functools.partial(g, **problem)
         key = run_key if stochastic else None
-        out = simulate(fp, gp, optimizer, p0, data, key, num_steps, factor, record, target)
+        out = simulate(fp, gp, optimizer, p0, data, key, num_steps, factor, record, target,
+                       freeze=record.every is not None or record.params)
         if record.every is None:  # summaries only: no per-parameter array leaves the device
             out = {k: v for k, v in out.items() if k != "final_params"}
         return out
@@ -219,6 +222,7 @@ def sweep(
     chunk_size: int | None = None,
     checkpoint=None,
     progress: bool = False,
+    memory_limit: float | None = None,
 ) -> Sweep:
     """Every point of a hyperparameter grid (and every seed) in one compiled, vmapped call.
 
@@ -252,6 +256,8 @@ def sweep(
         rerun of the same sweep resumes from the missing chunks (a different
         configuration is refused with a ValueError naming what differs).
       progress: show a progress bar over chunks.
+      memory_limit: refuse (ValueError, before compiling) a sweep whose recorded
+        outputs are estimated above this many bytes (None: 2 GiB).
 
     Returns:
       A ``Sweep`` whose arrays have leading axes (*grid names, ["seed"]).
@@ -262,6 +268,8 @@ def sweep(
         sw.final_loss.shape == (100,)
     """
     check_steps(num_steps)
+    _checks.seeds(seeds)
+    _checks.divergence_factor(divergence_factor)
     policy = parse_record(record, num_steps, record_params)
     fixed = dict(hyperparameters or {})
     init_fn = params if callable(params) else None
@@ -287,6 +295,8 @@ def sweep(
     if stochastic and seed_values is None:
         raise ValueError("a stochastic loss needs seeds= (one key per seed)")
     seed_array = np.asarray(seed_values if seed_values is not None else [0], dtype=np.uint32)
+    _checks.memory("sweep", math.prod(a.size for a in arrays.values()) * seed_array.size,
+                   num_steps, policy, params, memory_limit)
     points = np.stack([m.ravel() for m in np.meshgrid(*arrays.values(), indexing="ij")], axis=-1)
     p0 = None if init_fn is not None else params
 

@@ -1,0 +1,130 @@
+"""Argument checks shared by ``run`` and ``sweep``: refused before anything is compiled.
+
+Three things are checked here, each with a ``ValueError`` that says what to pass instead:
+
+- ``seeds``: a count or ints in [0, 2³²), the range of ``jax.random.key``'s seed
+  (a larger seed would silently wrap around to a small one);
+- ``divergence_factor``: None, or a number >= 1 (inf: only non-finite losses count);
+  NaN would silently switch divergence detection off;
+- memory: what a call will record, estimated from shapes alone,
+
+      bytes ≈ runs · (recorded steps · (2 + P·[record params]) + P + 4) · itemsize
+
+  with P the number of parameters, must stay under ``memory_limit`` (default
+  ``MEMORY_LIMIT`` = 2 GiB). Above it the call is refused with the estimate and the
+  options that shrink it (``record=k``, ``record="summary"``, ``record_params=False``).
+
+Example::
+
+    >>> estimate_bytes(runs=10, recorded=101, num_params=2, record_params=True, itemsize=8)
+    32640
+"""
+
+import math
+
+import numpy as np
+
+MEMORY_LIMIT = 2 * 2**30
+SEED_LIMIT = 2**32
+
+
+def seeds(value) -> None:
+    """Refuse seed counts or seeds outside [0, 2³²) (``jax.random.key`` takes uint32)."""
+    if value is None:
+        return
+    if np.isscalar(value):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise ValueError(f"seeds must be a count or a 1-D sequence of ints, got {value!r}")
+        if not 1 <= value <= SEED_LIMIT:
+            raise ValueError(f"seeds={value}: a count must be in [1, 2**32]")
+        return
+    array = np.asarray(value)
+    if array.dtype.kind == "O":  # Python ints beyond int64
+        raise ValueError(f"seeds must be ints in [0, 2**32), got {value!r}")
+    if array.dtype.kind in "iu" and array.size and (array.min() < 0 or array.max() >= SEED_LIMIT):
+        raise ValueError(
+            f"seeds must be in [0, 2**32) (jax.random.key's range; larger ones would wrap "
+            f"around), got min {array.min()}, max {array.max()}"
+        )
+
+
+def divergence_factor(value) -> None:
+    """None, or a real number >= 1 (inf allowed); NaN and bools refused."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"divergence_factor must be None or a number >= 1, got {value!r}")
+    if math.isnan(value) or value < 1:
+        raise ValueError(
+            f"divergence_factor must be None or a number >= 1 (the loss may grow this many "
+            f"times past max(|loss[0]|, 1) before a run counts as diverged), got {value!r}"
+        )
+
+
+def memory_limit(value) -> float:
+    """The limit in bytes: None -> ``MEMORY_LIMIT``; otherwise a positive number."""
+    if value is None:
+        return MEMORY_LIMIT
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"memory_limit must be a positive number of bytes, got {value!r}")
+    return value
+
+
+def estimate_bytes(*, runs: int, recorded: int, num_params: int, record_params: bool,
+                   itemsize: int) -> int:
+    """Bytes of what ``runs`` runs keep: per recorded step the loss and gradient norm
+    (and the params if recorded), plus the final params and four per-run summaries."""
+    per_step = 2 + (num_params if record_params else 0)
+    return runs * (recorded * per_step + num_params + 4) * itemsize
+
+
+def _size(nbytes: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if nbytes < 1024 or unit == "TiB":
+            return f"{nbytes:.1f} {unit}" if unit != "bytes" else f"{int(nbytes)} bytes"
+        nbytes /= 1024
+    raise AssertionError
+
+
+def memory(what: str, runs: int, num_steps: int, policy, params, limit) -> None:
+    """Refuse a call whose recorded outputs would exceed ``limit`` bytes; say what fits.
+
+    ``policy``: the ``Record``; ``params``: the start (or ``init(key)``), for P."""
+    limit = memory_limit(limit)
+    num_params, itemsize = count_params(params)
+    recorded = len(policy.steps(num_steps))
+    need = estimate_bytes(runs=runs, recorded=recorded, num_params=num_params,
+                          record_params=policy.params, itemsize=itemsize)
+    if need <= limit:
+        return
+    hints = []
+    if policy.params:
+        hints.append("record_params=False")
+    if policy.every is not None:
+        fits = math.ceil(need / limit) * max(policy.every, 1)
+        divisor = next((k for k in range(fits, num_steps + 1) if num_steps % k == 0), None)
+        if divisor is not None and divisor < num_steps:
+            hints.append(f"record={divisor}")
+        hints.append('record="summary"')
+    hints.append("fewer runs or steps")
+    hints.append(f"memory_limit={int(need * 1.1)} if the machine has the memory")
+    raise ValueError(
+        f"{what} would record about {_size(need)} ({runs} run(s) x {recorded} recorded "
+        f"step(s), {num_params} parameter(s), {itemsize}-byte floats), over the "
+        f"{_size(limit)} limit; pass {', or '.join(hints)}"
+    )
+
+
+def count_params(params) -> tuple[int, int]:
+    """(number of floating-point parameters, bytes per float) of a params pytree or of
+    what an ``init(key)`` function returns."""
+    import jax
+    import jax.numpy as jnp
+
+    if callable(params):  # an init(key) function: its output's shapes, nothing computed
+        params = jax.eval_shape(lambda: params(jax.random.key(0)))
+    dtype = lambda leaf: np.dtype(getattr(leaf, "dtype", None) or jnp.result_type(leaf))
+    leaves = [leaf for leaf in jax.tree.leaves(params) if jnp.issubdtype(dtype(leaf), jnp.floating)]
+    count = sum(int(np.prod(np.shape(leaf))) for leaf in leaves)
+    itemsize = max((dtype(leaf).itemsize for leaf in leaves), default=4)
+    return count, itemsize
