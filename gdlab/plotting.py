@@ -116,3 +116,24 @@ def close(figures) -> None:
     """Release figures (a dict or list) once saved."""
     for fig in figures.values() if isinstance(figures, dict) else figures:
         plt.close(fig)
+
+
+def diverged_strip(strip, rows, *, title: str = "diverged") -> None:
+    """Mark diverged (or overflowed, never-reached) runs in their own thin axis ``strip``
+    (e.g. a short row above the data axis, sharing its x): one labelled row of crosses per
+    ``(label, x values, colour)``. A category, not a value: nothing reads it as a height.
+
+    >>> fig, (strip, ax) = plt.subplots(2, 1, sharex=True, height_ratios=[1, 6])
+    >>> diverged_strip(strip, [("κ = 10", [0.3, 0.5], "C0"), ("κ = 100", [0.05], "C1")])
+    >>> [t.get_text() for t in strip.get_yticklabels()]
+    ['κ = 10', 'κ = 100']
+    >>> plt.close(fig)
+    """
+    for i, (_, xs, color) in enumerate(rows):
+        xs = np.atleast_1d(np.asarray(xs, dtype=float))
+        strip.plot(xs, np.full(xs.size, i), **{**DIVERGED, "color": color, "markersize": 5})
+    strip.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=7.5)
+    strip.set_ylim(len(rows) - 0.4, -0.6)
+    strip.tick_params(axis="x", labelbottom=False, length=0)
+    strip.grid(False)
+    strip.set_title(title, fontsize=8.5, loc="left")
