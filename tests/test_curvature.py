@@ -116,7 +116,7 @@ V_MLP = jax.tree.map(
 
 
 def test_hvp_equals_dense_hessian_times_v_on_a_pytree():
-    out = jax.jit(lambda v: curvature.hvp(MLP_F, MLP_PARAMS, v))(V_MLP)
+    out = jax.jit(lambda v, d: curvature.hvp(MLP_LOSS, MLP_PARAMS, v, data=d))(V_MLP, MLP_DATA)
     assert jax.tree.structure(out) == jax.tree.structure(MLP_PARAMS)
     expected = H_MLP @ np.asarray(ravel_pytree(V_MLP)[0])
     np.testing.assert_allclose(ravel_pytree(out)[0], expected, rtol=1e-10, atol=1e-12)
@@ -210,21 +210,51 @@ def test_power_iteration_on_a_positive_dominant_spectrum_and_a_pytree():
 
 def test_sharpness_of_a_tanh_mlp_equals_dense_eigvalsh():
     expected = np.linalg.eigvalsh(H_MLP).max()
-    got = curvature.sharpness(MLP_F, MLP_PARAMS, method="lanczos", num_iters=30)
+    got = curvature.sharpness(MLP_LOSS, MLP_PARAMS, method="lanczos", num_iters=30,
+                              data=MLP_DATA)
     np.testing.assert_allclose(got, expected, rtol=1e-9)
+
+
+def test_data_is_an_argument_new_data_reuses_the_compilation(xla_compilations):
+    # every estimator with data=: the same numbers as with the data bound by hand, and a
+    # second data set of the same shapes compiles nothing new (closed-over data would)
+    x, y = MLP_DATA
+    other = (x[::-1] * 0.5, y[::-1])
+    key = jax.random.key(0)
+    calls = {
+        "hessian": lambda f, **kw: curvature.hessian(f, MLP_PARAMS, **kw),
+        "top": lambda f, **kw: curvature.top_eigenvalues(f, MLP_PARAMS, 2, method="lanczos",
+                                                         num_iters=20, **kw),
+        "power": lambda f, **kw: curvature.power_iteration(f, MLP_PARAMS, num_iters=20, **kw),
+        "trace": lambda f, **kw: curvature.hutchinson_trace(f, MLP_PARAMS, key=key,
+                                                            num_samples=4, **kw),
+        "density": lambda f, **kw: curvature.spectral_density(f, MLP_PARAMS, key=key, **kw),
+    }
+    for name, call in calls.items():
+        for data in (MLP_DATA, other):
+            bound = jax.tree.leaves(call(lambda p, data=data: MLP_LOSS(p, data)))
+            passed = jax.tree.leaves(call(MLP_LOSS, data=data))
+            for a, b in zip(bound, passed, strict=True):
+                np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=name)
+    with xla_compilations() as compiled:
+        for call in calls.values():
+            call(MLP_LOSS, data=(x * 2.0, y))
+    assert compiled == []
 
 
 def test_batched_loss_has_the_full_data_curvature():
     x, y = MLP_DATA
     batches = (x.reshape(4, 8, 4), y.reshape(4, 8, 2))
-    f = curvature.batched(MLP_LOSS, batches)
-    np.testing.assert_allclose(f(MLP_PARAMS), MLP_F(MLP_PARAMS), rtol=1e-12)
-    out = jax.jit(lambda v: curvature.hvp(f, MLP_PARAMS, v))(V_MLP)
+    f = curvature.batched(MLP_LOSS)
+    assert curvature.batched(MLP_LOSS) is f  # one function per f_batch: compiles once
+    np.testing.assert_allclose(f(MLP_PARAMS, batches), MLP_F(MLP_PARAMS), rtol=1e-12)
+    out = jax.jit(lambda v, d: curvature.hvp(f, MLP_PARAMS, v, data=d))(V_MLP, batches)
     expected = H_MLP @ np.asarray(ravel_pytree(V_MLP)[0])
     np.testing.assert_allclose(ravel_pytree(out)[0], expected, rtol=1e-10)
-    split = [(x[8 * i : 8 * i + 8], y[8 * i : 8 * i + 8]) for i in range(4)]
-    got = curvature.sharpness(curvature.batched(MLP_LOSS, split), MLP_PARAMS, method="dense")
+    got = curvature.sharpness(f, MLP_PARAMS, method="dense", data=batches)
     np.testing.assert_allclose(got, np.linalg.eigvalsh(H_MLP).max(), rtol=1e-9)
+    with pytest.raises(ValueError, match="leading"):
+        f(MLP_PARAMS, (x.reshape(4, 8, 4), y))
 
 
 def test_batched_hvp_holds_one_batch_of_activations():
@@ -232,14 +262,13 @@ def test_batched_hvp_holds_one_batch_of_activations():
     # of the full-batch one (16 batches: activations of one batch at a time)
     rng = np.random.default_rng(8)
     x, y = jnp.asarray(rng.normal(size=(4096, 4))), jnp.asarray(rng.normal(size=(4096, 2)))
-    full = lambda p: MLP_LOSS(p, (x, y))
-    split = curvature.batched(MLP_LOSS, (x.reshape(16, 256, 4), y.reshape(16, 256, 2)))
+    batches = (x.reshape(16, 256, 4), y.reshape(16, 256, 2))
 
-    def temp_bytes(f):
-        hvp = jax.jit(lambda p, v: curvature.hvp(f, p, v))
-        return hvp.lower(MLP_PARAMS, V_MLP).compile().memory_analysis().temp_size_in_bytes
+    def temp_bytes(f, data):
+        hvp = jax.jit(lambda p, v, d: curvature.hvp(f, p, v, data=d))
+        return hvp.lower(MLP_PARAMS, V_MLP, data).compile().memory_analysis().temp_size_in_bytes
 
-    assert temp_bytes(split) < temp_bytes(full) / 4
+    assert temp_bytes(curvature.batched(MLP_LOSS), batches) < temp_bytes(MLP_LOSS, (x, y)) / 4
 
 
 # ------------------------------------------------------------- trace and density
@@ -369,8 +398,9 @@ def test_usable_under_an_outer_jit():
             "grid",
         ),
         (lambda: curvature.hessian(F_NEG, X_NEG, batch_size=0), "batch_size"),
-        (lambda: curvature.batched(MLP_LOSS, []), "empty"),
-        (lambda: curvature.batched(MLP_LOSS, (jnp.ones((4, 2)), jnp.ones((3, 2)))), "leading"),
+        (lambda: curvature.batched(MLP_LOSS)(MLP_PARAMS, []), "leading"),
+        (lambda: curvature.batched(MLP_LOSS)(MLP_PARAMS, (jnp.ones((4, 2)), jnp.ones((3, 2)))),
+         "leading"),
     ],
 )
 def test_bad_input_raises_value_error(call, match):

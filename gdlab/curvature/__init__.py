@@ -16,13 +16,19 @@ which costs a few gradient evaluations and never forms H. On top of it:
 - ``batched``: a loss averaged over batches so that all of the above hold one batch
   of activations at a time.
 
-Every function takes ``f(params) -> scalar`` (data closed over) and a pytree ``params``;
-vectors come back as pytrees like ``params``; dtypes follow ``params``; randomness comes
-only from keyword-only ``key=`` arguments.
+Every function takes ``f(params) -> scalar`` and a pytree ``params``, or
+``f(params, data)`` with the data passed as ``data=`` (as ``gdlab.train`` takes it: a jit
+argument, never closed over, so new data reuses the compilation). Vectors come back as
+pytrees like ``params``; dtypes follow ``params``; randomness comes only from
+keyword-only ``key=`` arguments.
 
-    >>> f = lambda w: 0.5 * w @ A @ w
-    >>> gdlab.curvature.top_eigenvalues(f, w, k=3)     # three largest eigenvalues of A
+    >>> import jax.numpy as jnp
+    >>> A = jnp.diag(jnp.array([4.0, 3.0, 2.0, 1.0]))
+    >>> f = lambda w, data: 0.5 * w @ data["A"] @ w
+    >>> top_eigenvalues(f, jnp.zeros(4), k=3, data={"A": A})   # three largest of A
+    Array([4., 3., 2.], ...)
 """
+
 
 from gdlab.curvature._eigen import (
     DENSE_MAX_SIZE,

@@ -9,7 +9,7 @@ from jax import lax
 from jax.flatten_util import ravel_pytree
 
 from gdlab.curvature._lanczos import ritz
-from gdlab.curvature._operators import flat_operator, hessian
+from gdlab.curvature._operators import bind, dense_hessian, flat_operator
 
 DENSE_MAX_SIZE = 128
 """``method="auto"`` forms the dense Hessian when the parameter count n ≤ this.
@@ -66,7 +66,7 @@ def default_num_iters(num_iters, n, k, *, at_least=40):
 
 def dense_eigh(f, x):
     """Eigenvalues (ascending) and eigenvectors (columns) of the symmetrised dense Hessian."""
-    h = hessian(f, x, batch_size=_DENSE_BATCH)
+    h = dense_hessian(f, x, batch_size=_DENSE_BATCH)
     return jnp.linalg.eigh((h + h.T) / 2)
 
 
@@ -76,11 +76,12 @@ def start_vector(key, n, dtype):
 
 
 @partial(jax.jit, static_argnames=("f", "method", "num_iters"))
-def _spectrum(f, x, key, *, method, num_iters):
+def _spectrum(f, x, data, key, *, method, num_iters):
     """Ritz values θ (ascending) and (coords, basis) with Ritz vectors = coords.T @ basis.
 
     Dense: θ = all eigenvalues, coords = the eigenvector matrix, basis = None.
     """
+    f = bind(f, data)
     flat, _, matvec = flat_operator(f, x)
     if method == "dense":
         theta, vectors = dense_eigh(f, x)
@@ -88,7 +89,7 @@ def _spectrum(f, x, key, *, method, num_iters):
     return ritz(matvec, start_vector(key, flat.shape[0], flat.dtype), num_iters)
 
 
-def _eigenvalues(f, x, k, key, num_iters, method, return_vectors, largest):
+def _eigenvalues(f, x, k, key, num_iters, method, return_vectors, largest, data):
     n = _size(x)
     k = int(k)
     if not 1 <= k <= n:
@@ -96,7 +97,7 @@ def _eigenvalues(f, x, k, key, num_iters, method, return_vectors, largest):
     method = resolve_method(method, n)
     num_iters = default_num_iters(num_iters, n, k) if method == "lanczos" else None
     key = jax.random.key(0) if key is None else key
-    theta, coords, basis = _spectrum(f, x, key, method=method, num_iters=num_iters)
+    theta, coords, basis = _spectrum(f, x, data, key, method=method, num_iters=num_iters)
     pick = slice(None, -k - 1, -1) if largest else slice(None, k)  # descending / ascending
     if not return_vectors:
         return theta[pick]
@@ -104,7 +105,8 @@ def _eigenvalues(f, x, k, key, num_iters, method, return_vectors, largest):
     return theta[pick], jax.vmap(ravel_pytree(x)[1])(vectors)
 
 
-def top_eigenvalues(f, x, k=1, *, key=None, num_iters=None, method="auto", return_vectors=False):
+def top_eigenvalues(f, x, k=1, *, key=None, num_iters=None, method="auto", return_vectors=False,
+                    data=None):
     """The k largest eigenvalues λ₁ ≥ … ≥ λ_k of the Hessian of ``f`` at ``x``.
 
     Lanczos with full reorthogonalisation on Hessian-vector products: m steps build an
@@ -116,8 +118,10 @@ def top_eigenvalues(f, x, k=1, *, key=None, num_iters=None, method="auto", retur
     (n ≤ ``DENSE_MAX_SIZE``) use the dense Hessian and ``eigh`` instead (exact).
 
     Args:
-      f: scalar function of the pytree ``x`` (data closed over, or ``batched``).
+      f: scalar function ``f(x)``, or ``f(x, data)`` with ``data=`` (e.g. ``batched``).
       x: the point.
+      data: optional data pytree passed as ``f(x, data)``: a jit argument, so a new
+        batch reuses the compilation (data closed over would be a compile-time constant).
       k: how many eigenvalues, 1 ≤ k ≤ n (n = number of scalars in x).
       key: PRNG key for the random start vector; ``None`` uses ``jax.random.key(0)``.
       num_iters: Lanczos steps m, k ≤ m ≤ n; default min(n, max(40, 3k)).
@@ -139,10 +143,11 @@ def top_eigenvalues(f, x, k=1, *, key=None, num_iters=None, method="auto", retur
       >>> top_eigenvalues(lambda w: 0.5 * w @ A @ w, jnp.zeros(3), k=2)
       Array([3., 1.], ...)
     """
-    return _eigenvalues(f, x, k, key, num_iters, method, return_vectors, largest=True)
+    return _eigenvalues(f, x, k, key, num_iters, method, return_vectors, True, data)
 
 
-def bottom_eigenvalues(f, x, k=1, *, key=None, num_iters=None, method="auto", return_vectors=False):
+def bottom_eigenvalues(f, x, k=1, *, key=None, num_iters=None, method="auto", return_vectors=False,
+                       data=None):
     """The k smallest (most negative) eigenvalues λ_n ≤ … of the Hessian, ascending.
 
     Same algorithm, arguments and returns as ``top_eigenvalues``, taken from the other
@@ -155,10 +160,10 @@ def bottom_eigenvalues(f, x, k=1, *, key=None, num_iters=None, method="auto", re
       >>> bottom_eigenvalues(lambda w: 0.5 * w @ A @ w, jnp.zeros(3))
       Array([-5.], ...)
     """
-    return _eigenvalues(f, x, k, key, num_iters, method, return_vectors, largest=False)
+    return _eigenvalues(f, x, k, key, num_iters, method, return_vectors, False, data)
 
 
-def sharpness(f, x, *, key=None, num_iters=None, method="auto"):
+def sharpness(f, x, *, key=None, num_iters=None, method="auto", data=None):
     """Sharpness: the largest (algebraic) eigenvalue λ_max of the Hessian of f at x.
 
     Gradient descent with step η is stable on a quadratic only while η·λ_max < 2,
@@ -170,11 +175,12 @@ def sharpness(f, x, *, key=None, num_iters=None, method="auto"):
       >>> sharpness(lambda w: jnp.sum(w ** 2), jnp.ones(5))     # H = 2·I
       Array(2., ...)
     """
-    return top_eigenvalues(f, x, 1, key=key, num_iters=num_iters, method=method)[0]
+    return top_eigenvalues(f, x, 1, key=key, num_iters=num_iters, method=method, data=data)[0]
 
 
 @partial(jax.jit, static_argnames=("f", "num_iters"))
-def _power(f, x, key, tol, *, num_iters):
+def _power(f, x, data, key, tol, *, num_iters):
+    f = bind(f, data)
     flat, unravel, matvec = flat_operator(f, x)
     v0 = start_vector(key, flat.shape[0], flat.dtype)
     zero = jnp.zeros((), flat.dtype)
@@ -199,7 +205,7 @@ def _power(f, x, key, tol, *, num_iters):
     return PowerIteration(value, unravel(v), residual, i)
 
 
-def power_iteration(f, x, *, key=None, num_iters=100, tol=1e-6):
+def power_iteration(f, x, *, key=None, num_iters=100, tol=1e-6, data=None):
     """The eigenvalue of largest magnitude |λ| of the Hessian, by power iteration.
 
     Iterates v ← Hv / ‖Hv‖ from a random unit v and reports the Rayleigh quotient
@@ -212,8 +218,9 @@ def power_iteration(f, x, *, key=None, num_iters=100, tol=1e-6):
     space over which Lanczos optimises the Rayleigh quotient.
 
     Args:
-      f: scalar function of the pytree ``x``.
+      f: scalar function ``f(x)``, or ``f(x, data)`` with ``data=``.
       x: the point.
+      data: optional data pytree passed as ``f(x, data)``.
       key: PRNG key of the random start; ``None`` uses ``jax.random.key(0)``.
       num_iters: maximum number of HVPs (≥ 1).
       tol: relative residual at which to stop (≥ 0).
@@ -232,4 +239,4 @@ def power_iteration(f, x, *, key=None, num_iters=100, tol=1e-6):
     if not isinstance(tol, jax.Array) and not tol >= 0:
         raise ValueError(f"tol must be non-negative, got {tol}")
     key = jax.random.key(0) if key is None else key
-    return _power(f, x, key, tol, num_iters=int(num_iters))
+    return _power(f, x, data, key, tol, num_iters=int(num_iters))

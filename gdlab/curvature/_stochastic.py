@@ -9,7 +9,7 @@ from jax import lax
 
 from gdlab.curvature._eigen import _size, default_num_iters, dense_eigh, resolve_method
 from gdlab.curvature._lanczos import ritz
-from gdlab.curvature._operators import flat_operator
+from gdlab.curvature._operators import bind, flat_operator
 
 
 class TraceEstimate(NamedTuple):
@@ -38,7 +38,8 @@ class SpectralDensity(NamedTuple):
 
 
 @partial(jax.jit, static_argnames=("f", "num_samples"))
-def _hutchinson(f, x, key, *, num_samples):
+def _hutchinson(f, x, data, key, *, num_samples):
+    f = bind(f, data)
     flat, _, matvec = flat_operator(f, x)
 
     def sample(k):
@@ -49,7 +50,7 @@ def _hutchinson(f, x, key, *, num_samples):
     return TraceEstimate(jnp.mean(samples), jnp.std(samples, ddof=1) / jnp.sqrt(num_samples))
 
 
-def hutchinson_trace(f, x, *, key, num_samples=100):
+def hutchinson_trace(f, x, *, key, num_samples=100, data=None):
     """Hutchinson's estimate of the Hessian trace, tr(H) ≈ (1/m) Σᵢ zᵢᵀ H zᵢ.
 
     With Rademacher probes z (entries ±1) each term is unbiased, E[zᵀHz] = tr(H), with
@@ -58,9 +59,10 @@ def hutchinson_trace(f, x, *, key, num_samples=100):
     95% of the time. Costs m HVPs, run one after another (memory of one HVP).
 
     Args:
-      f: scalar function of the pytree ``x``.
+      f: scalar function ``f(x)``, or ``f(x, data)`` with ``data=``.
       x: the point.
       key: PRNG key of the probes (required: the answer is random).
+      data: optional data pytree passed as ``f(x, data)``.
       num_samples: number of probes m ≥ 2.
 
     Returns:
@@ -68,17 +70,19 @@ def hutchinson_trace(f, x, *, key, num_samples=100):
 
     Example::
 
+      >>> key = jax.random.key(0)
       >>> est = hutchinson_trace(lambda w: jnp.sum(w ** 2), jnp.ones(10), key=key)
       >>> est.trace, est.stderr                  # 20 exactly: H = 2·I is diagonal
       (Array(20., ...), Array(0., ...))
     """
     if int(num_samples) < 2:
         raise ValueError(f"num_samples must be at least 2 for a standard error, got {num_samples}")
-    return _hutchinson(f, x, key, num_samples=int(num_samples))
+    return _hutchinson(f, x, data, key, num_samples=int(num_samples))
 
 
 @partial(jax.jit, static_argnames=("f", "num_probes", "num_iters", "num_points", "method"))
-def _slq(f, x, key, grid, sigma, *, num_probes, num_iters, num_points, method):
+def _slq(f, x, data, key, grid, sigma, *, num_probes, num_iters, num_points, method):
+    f = bind(f, data)
     flat, _, matvec = flat_operator(f, x)
     n = flat.shape[0]
     if method == "dense":
@@ -115,6 +119,7 @@ def spectral_density(
     num_points=512,
     sigma=None,
     method="auto",
+    data=None,
 ):
     """Spectral density of the Hessian by stochastic Lanczos quadrature (SLQ).
 
@@ -131,9 +136,10 @@ def spectral_density(
     weights 1/n) unless ``method="lanczos"``.
 
     Args:
-      f: scalar function of the pytree ``x``.
+      f: scalar function ``f(x)``, or ``f(x, data)`` with ``data=``.
       x: the point.
       key: PRNG key of the probes (required: the answer is random).
+      data: optional data pytree passed as ``f(x, data)``.
       num_probes: number of probes P ≥ 1.
       num_iters: Lanczos steps m per probe, 1 ≤ m ≤ n; default min(n, 80).
       grid: where to evaluate φ; default ``num_points`` points from the smallest node
@@ -147,9 +153,12 @@ def spectral_density(
 
     Example::
 
-      >>> sd = spectral_density(f, params, key=jax.random.key(0))
-      >>> plt.semilogy(sd.grid, sd.density)
-      >>> negative = jnp.mean(jnp.sum(sd.weights * (sd.nodes < 0), axis=1))
+      >>> f = lambda w: 0.5 * jnp.sum(jnp.array([-1.0, 1.0, 2.0, 3.0]) * w**2)
+      >>> sd = spectral_density(f, jnp.zeros(4), key=jax.random.key(0))   # exact: n ≤ 128
+      >>> sd.nodes                               # the eigenvalues, each with weight 1/4
+      Array([[-1., 1., 2., 3.]], ...)
+      >>> float(jnp.mean(jnp.sum(sd.weights * (sd.nodes < 0), axis=1)))   # mass below 0
+      0.25
     """
     n = _size(x)
     method = resolve_method(method, n)
@@ -167,6 +176,7 @@ def spectral_density(
     return _slq(
         f,
         x,
+        data,
         key,
         grid,
         sigma,
