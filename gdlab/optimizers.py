@@ -30,6 +30,9 @@ and the solvers of ``gdlab.solvers``, registered under the same roof::
 The defaults are optax's, which are not always the textbook's (optax's Adagrad starts
 its accumulator at 0.1, for instance): pass textbook values explicitly when
 reproducing a book. Wherever gdlab takes an optimizer, any optax transformation works.
+Concrete hyperparameters are checked before anything runs (``RANGES``): finite, the
+learning rate >= 0 (0 is allowed: a run that stands still is a useful control),
+momentum, b1, b2 and decay in [0, 1), eps and weight decay >= 0.
 
 Example::
 
@@ -197,8 +200,75 @@ def hyperparameter_names(name: str) -> list[str]:
     return list(inspect.signature(factory(name)).parameters)
 
 
+# Valid ranges of numeric hyperparameters (optax's names): (low, high, low closed, high closed).
+# Every concrete number must also be finite: NaN passes no comparison, so it would
+# otherwise slip through a check written as ``x < 0``.
+RANGES = {
+    "learning_rate": (0.0, np.inf, True, False),   # 0 allowed: a run that stands still
+    "momentum": (0.0, 1.0, True, False),           # β = 1 never forgets, > 1 explodes
+    "b1": (0.0, 1.0, True, False),
+    "b2": (0.0, 1.0, True, False),
+    "decay": (0.0, 1.0, True, False),
+    "eps": (0.0, np.inf, True, False),
+    "eps_root": (0.0, np.inf, True, False),
+    "initial_accumulator_value": (0.0, np.inf, True, False),
+    "initial_scale": (0.0, np.inf, True, False),
+    "weight_decay": (0.0, np.inf, True, False),
+    "damping": (0.0, np.inf, True, False),
+    "sigma": (0.0, np.inf, False, False),
+    "mutation_scale": (0.0, np.inf, False, False),
+    "step_size": (0.0, np.inf, False, False),
+}
+
+
+def _interval(low, high, closed_low, closed_high) -> str:
+    if high == np.inf:
+        return f"{'>=' if closed_low else '>'} {low:g}"
+    return f"in {'[' if closed_low else '('}{low:g}, {high:g}{']' if closed_high else ')'}"
+
+
+def _concrete(value) -> np.ndarray | None:
+    """``value`` as a real NumPy array, or None if it is not a concrete number (a schedule,
+    a tracer, a dtype, a mask, a bool flag)."""
+    if value is None or callable(value) or isinstance(value, bool | jax.core.Tracer):
+        return None
+    try:
+        array = np.asarray(value)
+    except Exception:
+        return None
+    return array if array.dtype.kind in "iuf" else None
+
+
+def check_value(name: str, value) -> None:
+    """Raise ``ValueError`` if a concrete ``value`` of hyperparameter ``name`` is NaN,
+    infinite or outside ``RANGES[name]``; schedules and traced values pass unchecked.
+
+    Example::
+
+        check_value("momentum", 0.9)      # fine
+        check_value("b1", 2.0)            # ValueError: b1 must be in [0, 1), got 2.0
+    """
+    array = _concrete(value)
+    if array is None or array.size == 0:
+        return
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if name not in RANGES:
+        return
+    low, high, closed_low, closed_high = RANGES[name]
+    ok = (array >= low if closed_low else array > low) & (
+        array <= high if closed_high else array < high)
+    if not np.all(ok):
+        bad = array[~ok].ravel()[0] if array.ndim else array.item()
+        raise ValueError(f"{name} must be {_interval(*RANGES[name])}, got {bad!r}")
+
+
 def check_hyperparameters(name: str, hyperparameters: dict) -> None:
-    """Raise ``ValueError`` for unknown names or a negative concrete learning rate."""
+    """Raise ``ValueError`` for unknown names or values outside their valid ranges.
+
+    Concrete numbers (and arrays of swept values) must be finite and inside
+    ``RANGES`` (learning_rate >= 0, momentum/b1/b2/decay in [0, 1), eps >= 0, ...).
+    """
     valid = hyperparameter_names(name)
     unknown = sorted(set(hyperparameters) - set(valid))
     if unknown:
@@ -206,10 +276,8 @@ def check_hyperparameters(name: str, hyperparameters: dict) -> None:
             f"optimizer {name!r} has no hyperparameter {', '.join(map(repr, unknown))}; "
             f"valid: {', '.join(valid)}"
         )
-    lr = hyperparameters.get("learning_rate")
-    if lr is not None and not callable(lr) and not isinstance(lr, jax.core.Tracer):
-        if np.any(np.asarray(lr) < 0):
-            raise ValueError(f"learning_rate must be >= 0, got {lr}")
+    for key, value in hyperparameters.items():
+        check_value(key, value)
 
 
 def make(name: str, **hyperparameters) -> optax.GradientTransformation:
