@@ -72,6 +72,9 @@ def hessian(f, x, *, batch_size=None, data=None):
     """
     if batch_size is not None and int(batch_size) < 1:
         raise ValueError(f"batch_size must be a positive integer or None, got {batch_size}")
+    out = jax.eval_shape(lambda x, data: f(x) if data is None else f(x, data), x, data)
+    if getattr(out, "shape", None) != ():
+        raise ValueError(f"f must return a scalar, got {getattr(out, 'shape', out)}")
     return _hessian(f, x, data, batch_size=None if batch_size is None else int(batch_size))
 
 
