@@ -132,6 +132,9 @@ def diverged_strip(strip, rows, *, title: str = "diverged") -> None:
     for i, (_, xs, color) in enumerate(rows):
         xs = np.atleast_1d(np.asarray(xs, dtype=float))
         strip.plot(xs, np.full(xs.size, i), **{**DIVERGED, "color": color, "markersize": 5})
+    if not any(np.size(xs) for _, xs, _ in rows):
+        strip.text(0.5, 0.5, "none", transform=strip.transAxes, ha="center", va="center",
+                   fontsize=8, color="0.4")
     strip.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=7.5)
     strip.set_ylim(len(rows) - 0.4, -0.6)
     strip.tick_params(axis="x", labelbottom=False, length=0)
