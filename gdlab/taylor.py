@@ -28,7 +28,9 @@ back on ``"jvp"`` when the first choice fails (up to order 8, where its cost is 
 modest; beyond that it explains what to rewrite instead of compiling for minutes).
 
 Every public function is jitted with ``f`` (and ``order``, ``method``) static, like
-``gdlab.curvature``: a call with the same f and shapes reuses the compiled program.
+``gdlab.curvature``: a call with the same f and shapes reuses the compiled program. A
+loss with data is ``f(x, data)`` with ``data=`` passed (a jit argument, never closed over,
+as in ``gdlab.train``), so new data of the same shapes reuses it too.
 
 Steps, directions and step sizes are taken in the precision of the parameters: ``d``
 is cast to the dtype of ``x`` leaf by leaf and ε to the dtype of the loss, so float32
@@ -46,7 +48,8 @@ import optax
 from jax.experimental import jet
 from jax.flatten_util import ravel_pytree
 
-from gdlab.curvature import hessian, hvp
+from gdlab.curvature import hvp
+from gdlab.curvature._operators import bind, dense_hessian
 
 METHODS = ("auto", "jet", "jvp", "hvp", "hessian")
 _SECOND_ORDER_METHODS = ("hvp", "hessian")
@@ -81,7 +84,7 @@ class StepTerms(NamedTuple):
 
 
 @partial(jax.jit, static_argnames=("f", "order", "method"))
-def coefficients(f, x, d, order, *, method="auto"):
+def coefficients(f, x, d, order, *, method="auto", data=None):
     """Taylor coefficients c_0..c_order of t ↦ f(x + t·d) = Σ_k c_k t^k, exactly.
 
     c_k = φ⁽ᵏ⁾(0) / k! for φ(t) = f(x + t·d): c_0 = f(x), c_1 = ∇f(x)·d,
@@ -95,14 +98,19 @@ def coefficients(f, x, d, order, *, method="auto"):
       order: highest order, a non-negative int (static: not traced).
       method: one of ``METHODS``; see the module docstring. ``"hvp"`` and ``"hessian"``
         need ``order ≤ 2``.
+      data: optional data pytree; then f is called as ``f(x, data)``.
 
     Returns:
       Array of shape ``(order + 1,)`` in f's dtype.
 
     Example:
-      >>> coefficients(jnp.exp, 0.0, 2.0, 3)      # e^{2t} = 1 + 2t + 2t² + (4/3)t³
-      Array([1.        , 2.        , 2.        , 1.33333333], dtype=float64)
+      >>> coefficients(jnp.exp, 0.0, 2.0, 3).tolist()   # e^{2t} = 1 + 2t + 2t² + (4/3)t³
+      [1.0, 2.0, 2.0, 1.333333]
+      >>> f = lambda w, data: jnp.mean((data["x"] * w) ** 2)     # mean x² · w²
+      >>> coefficients(f, 1.0, 1.0, 2, data={"x": jnp.array([1.0, 3.0])}).tolist()
+      [5.0, 10.0, 5.0]
     """
+    f = bind(f, data)
     order = _check_order(order)
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
@@ -133,21 +141,21 @@ def coefficients(f, x, d, order, *, method="auto"):
 
 
 @partial(jax.jit, static_argnames=("f", "order", "method"))
-def predicted_change(f, x, step, order, *, method="auto"):
+def predicted_change(f, x, step, order, *, method="auto", data=None):
     """Taylor model of f(x + step) − f(x) up to ``order``: Σ_{k=1..order} c_k.
 
     The c_k are ``coefficients(f, x, step, order)`` (t = 1). Order 1 is ∇f·step, order
     2 adds ½ stepᵀH step; if f is a polynomial of degree ≤ order the model is exact.
 
     Example:
-      >>> predicted_change(lambda x: x**3, 1.0, 0.5, 2)   # 3·0.5 + 3·0.25
-      Array(2.25, dtype=float64)
+      >>> float(predicted_change(lambda x: x**3, 1.0, 0.5, 2))   # 3·0.5 + 3·0.25
+      2.25
     """
-    return jnp.sum(coefficients(f, x, step, order, method=method)[1:])
+    return jnp.sum(coefficients(f, x, step, order, method=method, data=data)[1:])
 
 
 @partial(jax.jit, static_argnames=("f",))
-def optimal_step(f, x):
+def optimal_step(f, x, *, data=None):
     """ε* = gᵀg / gᵀHg, the best gradient step under the quadratic model (eq. 4.10).
 
     Minimises −ε gᵀg + ½ ε² gᵀHg over ε. gᵀHg comes from one Hessian-vector product;
@@ -158,17 +166,17 @@ def optimal_step(f, x):
       ``OptimalStep(epsilon, gTg, gTHg)``, scalars in f's dtype.
 
     Example:
-      >>> optimal_step(lambda x: 2.0 * x**2, 1.0).epsilon    # g = 4, H = 4: ε* = 1/4
-      Array(0.25, dtype=float64)
+      >>> float(optimal_step(lambda x: 2.0 * x**2, 1.0).epsilon)    # g = 4, H = 4: ε* = 1/4
+      0.25
     """
-    _, _, _, gTg, gTHg = _gradient_quantities(f, x)
+    _, _, _, gTg, gTHg = _gradient_quantities(bind(f, data), x)
     curved_up = gTHg > 0
     epsilon = jnp.where(curved_up, gTg / jnp.where(curved_up, gTHg, 1), jnp.inf)
     return OptimalStep(epsilon.astype(gTg.dtype), gTg, gTHg)
 
 
 @partial(jax.jit, static_argnames=("f",))
-def gradient_step_terms(f, x, epsilon):
+def gradient_step_terms(f, x, epsilon, *, data=None):
     """First-order, second-order and actual change of f for the steps x − εg (eq. 4.9).
 
         first_order = −ε gᵀg,   second_order = ½ ε² gᵀHg,   actual = f(x − εg) − f(x)
@@ -182,6 +190,7 @@ def gradient_step_terms(f, x, epsilon):
       f: scalar function of a pytree.
       x: the point, a pytree of float arrays.
       epsilon: step sizes, a scalar or an array of any shape.
+      data: optional data pytree; then f is called as ``f(x, data)``.
 
     Returns:
       ``StepTerms``; ``epsilon``, ``first_order``, ``second_order`` and ``actual`` have
@@ -189,9 +198,10 @@ def gradient_step_terms(f, x, epsilon):
 
     Example:
       >>> t = gradient_step_terms(lambda x: x**2, 1.0, jnp.array([0.1, 0.5]))
-      >>> t.actual        # = −ε·4 + ½ε²·8 exactly on a quadratic, up to round-off
-      Array([-0.36, -1.  ], dtype=float64)
+      >>> t.actual.tolist()   # = −ε·4 + ½ε²·8 exactly on a quadratic, up to round-off
+      [-0.36, -1.0]
     """
+    f = bind(f, data)
     x, f0, g, gTg, gTHg = _gradient_quantities(f, x)
     eps = jnp.asarray(epsilon).astype(f0.dtype)
 
@@ -203,7 +213,7 @@ def gradient_step_terms(f, x, epsilon):
 
 
 @partial(jax.jit, static_argnames=("f",))
-def newton_step(f, x):
+def newton_step(f, x, *, data=None):
     """The Newton step −H⁻¹g, with the dense Hessian (small problems only).
 
     It jumps to the stationary point of the quadratic model f + gᵀs + ½ sᵀHs: a minimum
@@ -216,12 +226,13 @@ def newton_step(f, x):
       The step, a pytree shaped like ``x``.
 
     Example:
-      >>> newton_step(lambda x: (x - 3.0)**2, 1.0)     # one step to the minimum
-      Array(2., dtype=float64)
+      >>> float(newton_step(lambda x: (x - 3.0)**2, 1.0))     # one step to the minimum
+      2.0
     """
+    f = bind(f, data)
     x = _as_arrays(x)
     flat_g, unravel = ravel_pytree(jax.grad(f)(x))
-    lam, q = jnp.linalg.eigh(hessian(f, x))
+    lam, q = jnp.linalg.eigh(dense_hessian(f, x))
     tol = lam.shape[0] * jnp.finfo(lam.dtype).eps * jnp.max(jnp.abs(lam))
     singular = jnp.min(jnp.abs(lam)) <= tol
     step = -q @ ((q.T @ flat_g) / jnp.where(singular, 1, lam))
@@ -277,7 +288,7 @@ def _hessian_coefficients(f, x, d, order):
     if order == 1:
         return jnp.stack([c0, c1])
     flat_d, _ = ravel_pytree(d)
-    hd = jnp.dot(hessian(f, x), flat_d, precision=jax.lax.Precision.HIGHEST)
+    hd = jnp.dot(dense_hessian(f, x), flat_d, precision=jax.lax.Precision.HIGHEST)
     return jnp.stack([c0, c1, 0.5 * jnp.vdot(flat_d, hd, precision=jax.lax.Precision.HIGHEST)])
 
 

@@ -276,6 +276,32 @@ def test_optimal_step_without_positive_curvature_is_inf():
     np.testing.assert_allclose(bowl.epsilon, 0.5, rtol=1e-14)
 
 
+def test_data_is_an_argument_and_new_data_compiles_nothing(xla_compilations):
+    # least squares f(w, data) = ½ mean (X w − y)²: g = Xᵀ(Xw − y)/m, H = XᵀX/m (NumPy)
+    rng = np.random.default_rng(5)
+    X, y, w = rng.normal(size=(20, 3)), rng.normal(size=20), rng.normal(size=3)
+    f = lambda w, data: 0.5 * jnp.mean((data["X"] @ w - data["y"]) ** 2)
+
+    def check(X, y):
+        data = {"X": jnp.asarray(X), "y": jnp.asarray(y)}
+        H, g = X.T @ X / len(y), X.T @ (X @ w - y) / len(y)
+        step = taylor.optimal_step(f, jnp.asarray(w), data=data)
+        np.testing.assert_allclose(step.epsilon, (g @ g) / (g @ H @ g), rtol=1e-12)
+        np.testing.assert_allclose(taylor.newton_step(f, jnp.asarray(w), data=data),
+                                   -np.linalg.solve(H, g), rtol=1e-10)
+        c = taylor.coefficients(f, jnp.asarray(w), jnp.asarray(g), 2, data=data)
+        np.testing.assert_allclose(c[1:], [g @ g, 0.5 * g @ H @ g], rtol=1e-12)
+        terms = taylor.gradient_step_terms(f, jnp.asarray(w), jnp.asarray([0.1]), data=data)
+        np.testing.assert_allclose(terms.gTHg, g @ H @ g, rtol=1e-12)
+        np.testing.assert_allclose(taylor.predicted_change(f, jnp.asarray(w), jnp.asarray(g),
+                                                           1, data=data), g @ g, rtol=1e-12)
+
+    check(X, y)
+    with xla_compilations() as compiled:
+        check(2.0 * X, -y)  # same shapes: every function reuses its compilation
+    assert compiled == []
+
+
 def test_newton_step():
     a, b, f, _ = random_quadratic()
     x = RNG.normal(size=5)
