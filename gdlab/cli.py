@@ -12,6 +12,7 @@ nothing written); 3 it ran, but a claim did not hold (a finding, printed and sto
 
 import contextlib
 import io
+import math
 import os
 import sys
 import traceback
@@ -76,7 +77,7 @@ def parse_config(experiment, args: list[str], quick: bool):
     captured = io.StringIO()
     try:
         with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(captured):
-            return tyro.cli(
+            config = tyro.cli(
                 experiment.Config, default=default, args=args, prog=f"gdlab run {experiment.name}"
             )
     except SystemExit:
@@ -84,6 +85,44 @@ def parse_config(experiment, args: list[str], quick: bool):
         if message.startswith("Unrecognized"):
             message += f" (valid: {' '.join(_fields(experiment.Config))})"
         raise UsageError(f"{experiment.name}: {message}") from None
+    check_config(experiment, config, default)
+    return config
+
+
+INT_LIMIT = 2**63  # what NumPy and JAX can hold; beyond it an option overflows later
+
+
+def _check_number(option: str, value) -> None:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"{option} must be a finite number, got {value}")
+    if isinstance(value, int) and not -INT_LIMIT <= value < INT_LIMIT:
+        raise UsageError(f"{option} is out of range (|value| < 2**63), got {value}")
+
+
+def check_config(experiment, config, default=None) -> None:
+    """Refuse a Config before anything runs: every float finite, every int within int64,
+    no empty tuple (unless the default is empty), then the experiment's own ``_check``.
+    Raises ``UsageError`` naming the option (exit 2, nothing written)."""
+    import dataclasses
+
+    for field in dataclasses.fields(config):
+        option = "--" + field.name.replace("_", "-")
+        value = getattr(config, field.name)
+        if isinstance(value, tuple):
+            if not value and (default is None or getattr(default, field.name) != ()):
+                raise UsageError(f"{experiment.name}: {option} needs at least one value")
+            for item in value:
+                _check_number(f"{experiment.name}: {option}", item)
+        else:
+            _check_number(f"{experiment.name}: {option}", value)
+    check = getattr(experiment.module, "_check", None)
+    if check is not None:
+        try:
+            check(config)
+        except (ValueError, OverflowError) as error:
+            raise UsageError(f"{experiment.name}: {error}") from None
 
 
 def _claims_line(result: dict) -> str:
@@ -177,6 +216,40 @@ def _plot(args: list[str], quick: bool, out) -> int:
     return CLAIM_FAILED if claims.failed(stored) else 0
 
 
+def _default_out(command: str, quick: bool):
+    if command == "compare":
+        return "results-compare"
+    from gdlab import experiment
+
+    return experiment.results_dir(quick)
+
+
+def _check_writable(out) -> None:
+    """Refuse an output folder that cannot be written, before anything runs (exit 2).
+
+    Walks up to the nearest existing folder and creates (and removes) a temporary file
+    there: permission bits alone do not show a read-only mount or a full quota."""
+    import tempfile
+    from pathlib import Path
+
+    path = Path(out)
+    if str(out) == "":
+        raise UsageError("--out needs a folder name")
+    existing = path
+    while not existing.exists():
+        if existing.is_symlink():  # a dangling link: nothing can be created through it
+            raise UsageError(f"--out {out}: {existing} is a broken link")
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"--out {out}: {existing} is not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing, prefix=".gdlab-write-check."):
+            pass
+    except OSError as error:
+        raise UsageError(f"--out {out}: cannot write in {existing} ({error.strerror or error})"
+                         ) from None
+
+
 def dispatch(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
@@ -184,6 +257,8 @@ def dispatch(argv: list[str]) -> int:
     command, args = argv[0], list(argv[1:])
     quick = _pop_flag(args, "--quick")
     out = _pop_option(args, "--out")
+    if command in ("run", "plot", "compare"):
+        _check_writable(out if out is not None else _default_out(command, quick))
     if command == "list":
         return _list(quick, out)
     if command == "plot":
