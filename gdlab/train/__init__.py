@@ -29,8 +29,13 @@ int), or "summary" (first and last loss only); the best loss, the divergence ste
 the first step at or below ``target`` are exact whatever the policy. Long sweeps can be
 spread over devices (``devices=``), cut into equal chunks (``chunk_size=``, one
 compilation for all chunks) and made resumable (``checkpoint=`` a folder).
+
+The learning-rate range test (``lr_range_test``: one run with a growing rate, fastai's
+suggestions) runs on the same engine; ``first_rate_without_progress`` reads the limit
+it should be compared with off a sweep of fixed rates.
 """
 
+from gdlab.train._best import Best, best
 from gdlab.train._loop import (
     DIVERGENCE_FACTOR,
     Record,
@@ -38,28 +43,29 @@ from gdlab.train._loop import (
     run,
     steps_to_target,
 )
-from gdlab.train._best import Best, best
+from gdlab.train._range_test import (
+    RangeTest,
+    first_rate_without_progress,
+    lr_range_test,
+    suggest,
+    valley,
+)
 from gdlab.train._sweep import Sweep, grid_points, sweep
 
 __all__ = [
     "DIVERGENCE_FACTOR",
     "Best",
+    "RangeTest",
     "Record",
     "Sweep",
     "Trajectory",
     "best",
+    "first_rate_without_progress",
     "grid_points",
     "lr_range_test",
     "run",
     "steps_to_target",
+    "suggest",
     "sweep",
+    "valley",
 ]
-
-
-def __getattr__(name):
-    # The range test lives in gdlab.lr_finder, which itself builds on this module.
-    if name == "lr_range_test":
-        from gdlab.lr_finder import lr_range_test
-
-        return lr_range_test
-    raise AttributeError(f"module 'gdlab.train' has no attribute {name!r}")

@@ -133,6 +133,18 @@ def _problem_names(factory, names, loss_fn) -> tuple[str, ...]:
     return problem
 
 
+def resolve_factory(optimizer):
+    """A name (``optimizers.names()``) or a factory ``f(**hyperparameters)`` -> the factory."""
+    if isinstance(optimizer, str):
+        return _optimizers.factory(optimizer)  # unknown names: ValueError with the list
+    if callable(optimizer):
+        return optimizer
+    raise ValueError(
+        f"optimizer must be a name or a factory, got {optimizer!r}; "
+        f"valid names: {', '.join(_optimizers.names())}"
+    )
+
+
 def _static(value) -> bool:
     return value is None or isinstance(value, bool | str | optax.GradientTransformation)
 
@@ -275,15 +287,7 @@ def sweep(
     init_fn = params if callable(params) else None
     arrays = _grid_arrays(grid, _float_dtype(params, init_fn is not None))
     names = tuple(arrays)
-    if isinstance(optimizer, str):
-        factory = _optimizers.factory(optimizer)
-    elif callable(optimizer):
-        factory = optimizer
-    else:
-        raise ValueError(
-            f"optimizer must be a name or a factory, got {optimizer!r}; "
-            f"valid names: {', '.join(_optimizers.names())}"
-        )
+    factory = resolve_factory(optimizer)
     problem_names = _problem_names(factory, names, loss_fn)
     if isinstance(optimizer, str):
         _optimizers.check_hyperparameters(
