@@ -4,22 +4,26 @@ Gradient descent w ← w − η·∇f(w) on a quadratic moves every Hessian eige
 by the factor 1 − ηλ_i per step: it converges iff η < 2/λ_max, fastest at
 η* = 2/(λ_min + λ_max), where the factor is (κ − 1)/(κ + 1), κ = λ_max/λ_min. This
 experiment measures all of it: f(x) = x² step by step against x_t = (1 − 2η)^t·x₀;
-paths on 0.1·x₁² + 2·x₂² and on x·cos(cx); one vmapped sweep of 600 rates on
-quadratics of condition number 10, 100 and 1000 (limits and speeds measured, then
-compared with the Hessian from ``jax.hessian``); and an MLP on MNIST-1D, where
-2/λ_max of the Hessian at initialisation is only a local estimate of the usable rate.
+paths on 0.1·x₁² + 2·x₂² and on x·cos(cx); one vmapped sweep of many rates on
+quadratics of condition number 10, 100 and 1000 (limits and asymptotic speeds measured
+per eigen-direction, then compared with the Hessian from ``jax.hessian``); and an MLP on
+MNIST-1D over several seeds, where 2/λ_max of the Hessian at initialisation is only a
+local estimate of the usable rate: the best run ends at the edge of stability
+(λ_max ≈ 2/η, see ``edge_of_stability``), not in a region flat enough to be stable.
+
+The speed is the asymptotic per-step factor: for each eigen-direction
+|c_T,i / c_0,i|^(1/T) (exact for a quadratic), and its maximum over directions. A fit of
+the loss over the last steps is not asymptotic for κ = 1000: the λ_max direction weighs
+κ times more in the loss and still dominates it, so such a fit can "beat" the optimum.
 
 Run:    gdlab run learning_rate      (or: python experiments/learning_rate.py --help)
 Writes: results/learning_rate/result.json, parabola.png, paths.png, stability.png, mlp.png
-Expect: ~30 s on a 2-core CPU. x² iterates = (1 − 2η)^t·10 to 1e-15; measured limits
-        bracket 2/λ_max = 0.2, 0.02, 0.002 within one grid step (1.5%); per-direction
-        factors = |1 − ηλ_i| to 5e-12; best factors 0.8185, 0.9805, 0.9979 against
-        (κ − 1)/(κ + 1) = 0.8182, 0.9802, 0.9980. MLP: 2/λ_max(init) = 1.76, yet the best
-        rate is 4.6 (2.6×) and the loss stops improving only at 31 (18×): the curvature
-        changes as the network trains (λ_max = 0.53 after the best run).
+The measured numbers are the claims in results/learning_rate/result.json (`gdlab list`).
 """
 
+import dataclasses
 import functools
+import math
 from dataclasses import dataclass
 
 import jax
@@ -55,7 +59,8 @@ class Config:
     mlp_rate_max: float = 64.0
     mlp_num_rates: int = 28
     mlp_steps: int = 200
-    seed: int = 0  # rotation of the quadratics and the MLP initialisation
+    mlp_seeds: int = 5  # initialisations seed, seed + 1, …: claims hold over them
+    seed: int = 0  # rotation of the quadratics and the first MLP initialisation
 
 
 QUICK = {
@@ -66,6 +71,16 @@ QUICK = {
 
 
 def _check(config: Config) -> None:
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        for v in value if isinstance(value, tuple) else (value,):
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(f"{field.name} must be finite, got {value!r}")
+    if len(config.mlp_sizes) < 3 or (config.mlp_sizes[0], config.mlp_sizes[-1]) != (40, 10):
+        raise ValueError(f"mlp_sizes must be (40, hidden…, 10) for MNIST-1D, got "
+                         f"{config.mlp_sizes}")
+    if config.mlp_seeds < 1 or config.seed < 0:
+        raise ValueError("mlp_seeds must be >= 1 and seed >= 0")
     if not 0 < config.rate_min < config.rate_max:
         raise ValueError("need 0 < rate_min < rate_max")
     if not 0 < config.mlp_rate_min < config.mlp_rate_max:
@@ -180,20 +195,24 @@ def stability(config: Config) -> dict:
         bad = np.nonzero(~converges)[0]
         j = int(bad[0]) if bad.size else None
         limit = 2 / lam.max()
-        measured = per_step_rate(curve)
-        best = int(np.nanargmin(np.where(converges, measured, np.nan)))
         theory_factor = np.max(np.abs(1 - rates[:, None] * lam[None, :]), axis=1)
         # Per eigen-direction: |c_T,i / c_0,i|^(1/k) with c = Vᵀx, k the last step run.
         steps = np.where(sweep.diverged_at[i] >= 0, sweep.diverged_at[i], T)
         c0 = vectors.T @ np.asarray(x0)
         cT = np.asarray(sweep.final_params[i]) @ vectors
-        # Only directions well above the leakage of the others (eigh's vectors are exact
-        # to ~1e-16) and above underflow: there the ratio is exact to ~1e-10 / steps.
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             norm = np.linalg.norm(cT, axis=1, keepdims=True)
-            valid = ((sweep.diverged_at[i] < 0)[:, None] & (np.abs(cT) > 1e-6 * norm)
-                     & (np.abs(cT) > 1e-250) & np.isfinite(cT))
+            alive = (sweep.diverged_at[i] < 0)[:, None] & (np.abs(cT) > 1e-250) & np.isfinite(cT)
             direction = np.abs(cT / c0) ** (1 / steps[:, None])
+        # The asymptotic factor is the slowest direction's (the others have died out by
+        # comparison); directions that underflowed are faster still and left out.
+        measured = np.where(np.any(alive, axis=1),
+                            np.max(np.where(alive, direction, -np.inf), axis=1), np.nan)
+        measured = np.where(converges, measured, np.nan)
+        best = int(np.nanargmin(measured))
+        # Error check only where a direction is well above the leakage of the others
+        # (eigh's vectors are exact to ~1e-16): there the ratio is exact to ~1e-10 / steps.
+        valid = alive & (np.abs(cT) > 1e-6 * norm)
         direction_error = np.abs(direction - np.abs(1 - rates[:, None] * lam[None, :]))
         per_kappa.append({
             "kappa": float(kappa), "eigenvalues": lam,
@@ -202,9 +221,13 @@ def stability(config: Config) -> dict:
             "limit_brackets": bool(j is not None and j > 0 and rates[j - 1] < limit <= rates[j]),
             "best_rate_theory": float(2 / (lam.min() + lam.max())),
             "best_rate_measured": float(rates[best]),
+            "best_rate_inside": gdlab.train.best(np.where(converges, measured, np.inf),
+                                                 {"learning_rate": rates}).inside,
             "factor_theory": float((lam.max() / lam.min() - 1) / (lam.max() / lam.min() + 1)),
             "factor_measured": float(measured[best]),
             "factor_theory_at_best": float(theory_factor[best]),
+            # the loss fitted over the last quarter: transient for large κ (see docstring)
+            "loss_fit_factor_at_best": float(per_step_rate(curve[best])),
             "direction_max_abs_error": float(np.max(direction_error[valid])),
             "directions_checked": int(valid.sum()),
             "final_over_initial": np.where(sweep.diverged_at[i] < 0, curve[:, -1] / curve[:, 0],
@@ -228,32 +251,76 @@ def _sharpness(loss, params, data):
 
 
 def mlp(config: Config) -> dict:
-    """Full-batch GD on MNIST-1D over a range of rates, against 2/λ_max at initialisation."""
-    data = jax.tree.map(jnp.asarray, gdlab.data.mnist1d_train(config.mlp_examples))
-    model = gdlab.models.mlp(list(config.mlp_sizes), activation="tanh", init="xavier",
-                             dtype=jnp.float32)
-    params = jax.jit(model.init)(jax.random.key(config.seed))  # one compile, not op by op
-    loss = gdlab.losses.objective(model.apply, gdlab.losses.softmax_cross_entropy)
-    lam0 = float(_sharpness(loss, params, data))
+    """Full-batch GD on MNIST-1D over a range of rates and seeds, against 2/λ_max at
+    initialisation and after the best run (per seed)."""
+    problem = gdlab.problems.get("mnist1d_mlp", hidden=list(config.mlp_sizes[1:-1]),
+                                 train_size=config.mlp_examples)
+    seeds = np.arange(config.seed, config.seed + config.mlp_seeds)
     rates = np.geomspace(config.mlp_rate_min, config.mlp_rate_max, config.mlp_num_rates)
-    sweep = gdlab.train.sweep(loss, params, "sgd", {"learning_rate": rates}, config.mlp_steps,
-                              data=data)
-    initial = float(sweep.loss[0, 0])
-    final = sweep.final_loss
-    improves = np.isfinite(final) & (final < initial)
-    bad = np.nonzero(~improves)[0]
-    best = int(np.argmin(final))
-    best_params = jax.tree.map(lambda a: a[best], sweep.final_params)
-    lam_best = float(_sharpness(loss, best_params, data))
+    sweep = gdlab.train.sweep(problem.loss, problem.init, "sgd", {"learning_rate": rates},
+                              config.mlp_steps, seeds=seeds, data=problem.data)
+    final = sweep.final_loss  # (rates, seeds)
+    per_seed = []
+    for k, seed in enumerate(seeds):
+        init_key, _ = jax.random.split(jax.random.key(int(seed)))  # the key sweep() uses
+        params = jax.jit(problem.init)(init_key)
+        initial = float(sweep.loss[0, k, 0])
+        improves = np.isfinite(final[:, k]) & (final[:, k] < initial)
+        bad = np.nonzero(~improves)[0]
+        best = gdlab.train.best(final[:, k], {"learning_rate": rates})
+        j = best.index[0]
+        best_params = jax.tree.map(lambda a, j=j, k=k: a[j, k], sweep.final_params)
+        per_seed.append({
+            "seed": int(seed), "initial_loss": initial,
+            "initial_loss_recomputed": float(problem.loss(params, problem.data)),
+            "sharpness_init": float(_sharpness(problem.loss, params, problem.data)),
+            "best_rate": float(rates[j]), "best_inside": best.inside,
+            "best_final_loss": float(final[j, k]),
+            "first_rate_without_progress": float(rates[bad[0]]) if bad.size else None,
+            "sharpness_after_best": float(_sharpness(problem.loss, best_params, problem.data)),
+        })
     return {
-        "rates": rates, "loss": sweep.loss, "final_loss": final, "initial_loss": initial,
-        "diverged_at": sweep.diverged_at,
-        "sharpness_init": lam0, "limit_init": 2 / lam0,
-        "first_rate_without_progress": float(rates[bad[0]]) if bad.size else None,
-        "best_rate": float(rates[best]), "best_final_loss": float(final[best]),
-        "sharpness_after_best": lam_best, "num_params": sum(p.size for p in
-                                                             jax.tree.leaves(params)),
+        "rates": rates, "seeds": seeds, "loss": np.moveaxis(sweep.loss, 1, 0),  # (seed, rate, t)
+        "final_loss": final.T, "diverged_at": sweep.diverged_at.T, "per_seed": per_seed,
+        "num_params": sum(p.size for p in jax.tree.leaves(sweep.final_params)) // final.size,
     }
+
+
+def _mlp_metrics(net: dict) -> dict:
+    """Per-seed lists (in seed order) and their medians."""
+    rows = net["per_seed"]
+
+    def col(name):
+        return [r[name] for r in rows]
+
+    def ratio(top, bottom):
+        return [None if a is None or b is None else a / b
+                for a, b in zip(top, bottom, strict=True)]
+
+    limit_init = [2 / lam for lam in col("sharpness_init")]
+    per_seed = {
+        "seeds": col("seed"),
+        "initial_loss": col("initial_loss"),
+        "initial_loss_recomputed": col("initial_loss_recomputed"),
+        "sharpness_init": col("sharpness_init"),
+        "limit_init_2_over_lambda_max": limit_init,
+        "best_rate": col("best_rate"),
+        "best_rate_inside_grid": col("best_inside"),
+        "best_final_loss": col("best_final_loss"),
+        "best_rate_over_limit_init": ratio(col("best_rate"), limit_init),
+        "first_rate_without_progress": col("first_rate_without_progress"),
+        "no_progress_rate_over_limit_init": ratio(col("first_rate_without_progress"),
+                                                  limit_init),
+        "sharpness_after_best_run": col("sharpness_after_best"),
+        "sharpness_after_over_init": ratio(col("sharpness_after_best"), col("sharpness_init")),
+        # η·λ_max/2 after the best run: 1 is the edge of stability λ_max = 2/η
+        "eta_times_sharpness_over_2": [r["best_rate"] * r["sharpness_after_best"] / 2
+                                       for r in rows],
+    }
+    medians = {f"median_{k}": float(np.median([v for v in vals if v is not None]))
+               for k, vals in per_seed.items()
+               if k not in ("seeds", "best_rate_inside_grid") and any(v is not None for v in vals)}
+    return {"num_params": net["num_params"], **medians, "per_seed": per_seed}
 
 
 # --------------------------------------------------------------------------- protocol
@@ -266,8 +333,6 @@ def run(config: Config) -> dict:
     stab = stability(config)
     net = mlp(config)
     problems = stab["problems"]
-    limit_init = net["limit_init"]
-    no_progress = net["first_rate_without_progress"]
     metrics = {
         "parabola_closed_form_max_rel_error": max(r["rel_error"] for r in par["runs"]),
         "parabola_final_abs_x": {f"rate_{r['rate']:g}": float(abs(r["x"][-1]))
@@ -289,27 +354,85 @@ def run(config: Config) -> dict:
                 "factor_measured": p["factor_measured"],
                 "factor_theory_at_that_rate": p["factor_theory_at_best"],
                 "direction_factor_max_abs_error": p["direction_max_abs_error"],
+                "best_rate_inside_grid": p["best_rate_inside"],
+                "loss_fit_factor_at_best_rate": p["loss_fit_factor_at_best"],
             }
             for p in problems
         },
         "all_limits_bracketed": all(p["limit_brackets"] for p in problems),
-        "mlp": {
-            "num_params": net["num_params"],
-            "initial_loss": net["initial_loss"],
-            "sharpness_init": net["sharpness_init"],
-            "limit_init_2_over_lambda_max": limit_init,
-            "best_rate": net["best_rate"],
-            "best_rate_over_limit_init": net["best_rate"] / limit_init,
-            "best_final_loss": net["best_final_loss"],
-            "first_rate_without_progress": no_progress,
-            "no_progress_rate_over_limit_init": None if no_progress is None
-            else no_progress / limit_init,
-            "sharpness_after_best_run": net["sharpness_after_best"],
-            "two_over_sharpness_after_best_run": 2 / net["sharpness_after_best"],
-        },
+        "mlp": _mlp_metrics(net),
     }
     series = {"parabola": par, "paths": pth, "stability": stab, "mlp": net}
     return {"metrics": metrics, "series": series}
+
+
+def _valley_claim(paths: dict) -> dict:
+    from gdlab import claims as c
+
+    limit = paths["valley_limit"]
+    grows = {r["rate"]: (r["loss"][-1] is None or r["loss"][-1] > r["loss"][0])
+             for r in paths["valley"]}
+    right = all(g == (rate > limit) for rate, g in grows.items())
+    return c.fact(f"on the valley the loss falls at every rate below 2/λ_max = {limit:g} and "
+                  f"grows at every rate above it", {f"{k:g}": "grows" if g else "falls"
+                                                    for k, g in grows.items()},
+                  "falls iff η < 2/λ_max", right)
+
+
+def claims(result: dict) -> list[dict]:
+    from gdlab import claims as c
+
+    m = result["metrics"]
+    ratio = m["rate_grid_ratio"]
+    out = [
+        c.below("GD on x² follows x_t = (1 − 2η)^t·x₀ (max relative error)",
+                m["parabola_closed_form_max_rel_error"], 1e-12),
+        c.below("GD on 0.1·x₁² + 2·x₂² follows (1 − ηλ_i)^t per coordinate",
+                m["valley_closed_form_max_rel_error"], 1e-12),
+        _valley_claim(result["series"]["paths"]),
+    ]
+    for name, q in m["quadratics"].items():
+        kappa = name.removeprefix("kappa_")
+        limit, eta_star = q["limit_theory_2_over_lambda_max"], q["best_rate_theory"]
+        optimum = q["factor_theory_(k-1)/(k+1)"]
+        lam_min = 2 / eta_star - 2 / limit  # λ_min + λ_max − λ_max
+        out += [
+            c.between(f"κ = {kappa}: the first rate that fails lies within one grid step "
+                      f"above 2/λ_max (jax.hessian)", q["limit_measured"], limit, limit * ratio),
+            c.below(f"κ = {kappa}: every eigen-direction shrinks by |1 − ηλ_i| per step "
+                    f"(max abs error)", q["direction_factor_max_abs_error"], 1e-9),
+            c.between(f"κ = {kappa}: the fastest grid rate / 2/(λ_min + λ_max) lies within "
+                      f"one grid step of 1", q["best_rate_measured"] / eta_star, 1 / ratio, ratio),
+            # nothing beats the optimum; the grid costs at most η*·λ_min·(r − 1)
+            c.between(f"κ = {kappa}: the best asymptotic factor is (κ − 1)/(κ + 1) up to "
+                      f"the grid's resolution, never below it", q["factor_measured"],
+                      optimum - 1e-12, optimum + eta_star * lam_min * (ratio - 1)),
+        ]
+    n = m["mlp"]
+    ps = n["per_seed"]
+    seeds = ps["seeds"]
+    out += [
+        c.fact("MLP: the initial loss the sweep records is the loss of the recomputed "
+               "initialisation (so λ_max(init) is measured where the runs start)",
+               max(abs(a - b) for a, b in zip(ps["initial_loss"], ps["initial_loss_recomputed"],
+                                              strict=True)),
+               "≤ 1e-5 for every seed", all(abs(a - b) <= 1e-5 for a, b in zip(
+                   ps["initial_loss"], ps["initial_loss_recomputed"], strict=True)),
+               seeds=seeds),
+        c.fact("MLP: each seed's best rate lies strictly inside the rate grid",
+               sum(ps["best_rate_inside_grid"]), f"= {len(seeds)} seeds",
+               all(ps["best_rate_inside_grid"]), seeds=seeds),
+        c.over_seeds("MLP: the best rate lies above 2/λ_max at initialisation "
+                     "(best rate / (2/λ₀))", ps["best_rate_over_limit_init"], lower=1.0,
+                     seeds=seeds),
+        c.over_seeds("MLP: the loss still improves at rates far past 2/λ₀ (first rate "
+                     "without progress / (2/λ₀))", ps["no_progress_rate_over_limit_init"],
+                     lower=5.0, seeds=seeds),
+        c.over_seeds("MLP: the best run ends at the edge of stability, not in a stable "
+                     "flat region: η·λ_max/2 ≈ 1 (λ_max ≈ 2/η, see edge_of_stability)",
+                     ps["eta_times_sharpness_over_2"], lower=0.8, upper=2.5, seeds=seeds),
+    ]
+    return out
 
 
 # --------------------------------------------------------------------------- figures
@@ -394,21 +517,23 @@ def _plot_paths(result) -> object:
 def _plot_stability(result) -> object:
     s = result["series"]["stability"]
     rates = plotting.array(s["rates"])
-    fig, axes = plotting.figure(1, 2, title="Where exactly is the limit? 600 rates × 3 "
-                                "quadratics in one sweep, against the Hessian", width=11.5,
-                                height=4.8)
-    ax_loss, ax_rate = axes[0]
-    top = 1e35
+    fig, axes = plotting.figure(2, 2, title="Where exactly is the limit, and how fast at best? "
+                                f"{len(rates)} rates × {len(s['problems'])} quadratics in one "
+                                "sweep, against the Hessian", width=11.5, height=5.6,
+                                sharex="col", gridspec_kw={"height_ratios": [1, 6]})
+    strip, ax_loss = axes[:, 0]
+    axes[0, 1].set_visible(False)
+    ax_rate = axes[1, 1]
     every = max(len(rates) // 40, 1)  # thin out markers so lines stay visible
-    for i, p in enumerate(s["problems"]):
+    overflowed = []
+    for p in s["problems"]:
         ratio = plotting.array(p["final_over_initial"])
         diverged = ~np.isfinite(ratio)
         shown = np.minimum(ratio[~diverged], 1e45)  # beyond the axis anyway; avoids overflow
         line, = ax_loss.loglog(rates[~diverged], shown, linewidth=1.4,
                                label=f"κ = {p['kappa']:g}")
         color = line.get_color()
-        idx = np.nonzero(diverged)[0][::every]
-        ax_loss.plot(rates[idx], np.full(idx.size, top / 1e3**i), "x", color=color, markersize=4)
+        overflowed.append((f"κ = {p['kappa']:g}", rates[diverged][::every], color))
         for ax in (ax_loss, ax_rate):
             ax.axvline(p["limit_theory"], color=color, linestyle="--", linewidth=1)
             ax.axvline(p["best_rate_theory"], color=color, linestyle=":", linewidth=1)
@@ -419,8 +544,8 @@ def _plot_stability(result) -> object:
                      label=f"κ = {p['kappa']:g}: measured")
         ax_rate.plot(p["best_rate_theory"], p["factor_theory"], "*", color=color,
                      markersize=11, markeredgecolor="k",
-                     label=f"(κ − 1)/(κ + 1) = {p['factor_theory']:.3f}")
-    ax_loss.plot([], [], "x", color="0.3", label="loss overflowed (drawn at the top)")
+                     label=f"(κ − 1)/(κ + 1) = {p['factor_theory']:.4f}")
+    plotting.diverged_strip(strip, overflowed, title="the loss overflowed (no finite value)")
     ax_loss.plot([], [], "k--", linewidth=1, label="theory 2/λ_max")
     ax_loss.plot([], [], "k:", linewidth=1, label="theory 2/(λ_min + λ_max)")
     ax_loss.axhline(1, color="0.4", linewidth=0.8)
@@ -428,13 +553,14 @@ def _plot_stability(result) -> object:
     ax_loss.set(xlabel="learning rate η (log)",
                 ylabel=f"loss after {s['steps']} steps / initial loss (log)",
                 title="final loss: below 1 up to 2/λ_max, then it explodes")
-    ax_loss.legend(loc="lower left", fontsize=7.5, frameon=True)
+    ax_loss.legend(loc="upper left", fontsize=7.5, frameon=True)
     ax_rate.plot([], [], color="0.3", linewidth=1.4, alpha=0.6,
                  label="theory max_i |1 − ηλ_i| (λ from jax.hessian)")
     ax_rate.axhline(1, color="0.4", linewidth=0.8)
     ax_rate.set_xscale("log")
-    ax_rate.set_ylim(0.75, 1.15)
-    ax_rate.set(xlabel="learning rate η (log)", ylabel="per-step factor on ‖x − x*‖",
+    ax_rate.set_ylim(0.75, 1.05)
+    ax_rate.set(xlabel="learning rate η (log)",
+                ylabel="asymptotic factor on ‖x − x*‖ per step\n(slowest eigen-direction)",
                 title="speed: best factor (κ − 1)/(κ + 1), at 2/(λ_min + λ_max)")
     ax_rate.legend(loc="lower left", fontsize=7.5, frameon=True)
     return fig
@@ -442,41 +568,73 @@ def _plot_stability(result) -> object:
 
 def _plot_mlp(result) -> object:
     s = result["series"]["mlp"]
-    m = result["metrics"]["mlp"]
+    ps = result["metrics"]["mlp"]["per_seed"]
     rates = plotting.array(s["rates"])
-    final = plotting.array(s["final_loss"])
-    fig, axes = plotting.figure(1, 2, title="Does 2/λ_max predict the limit on a real network? "
-                                "MLP on MNIST-1D, full-batch GD", width=11.0)
-    ax = axes[0, 0]
-    ok = np.isfinite(final)
-    ax.semilogx(rates[ok], final[ok], "o-", markersize=3,
-                label=f"loss after {len(s['loss'][0]) - 1} steps")
-    top = np.nanmax(final[ok]) * 1.05 if ok.any() else 1.0
-    plotting.mark_diverged(ax, rates[~ok], np.full((~ok).sum(), top))
-    ax.axhline(s["initial_loss"], color="0.4", linewidth=0.8, label="initial loss")
-    ax.axvline(s["limit_init"], label=f"2/λ_max at init = {s['limit_init']:.2f}",
-               **plotting.THEORY)
-    ax.axvline(s["best_rate"], color="#009E73", linewidth=1,
-               label=f"best rate {s['best_rate']:.2f} ({m['best_rate_over_limit_init']:.1f}×)")
-    if s["first_rate_without_progress"] is not None:
-        ax.axvline(s["first_rate_without_progress"], color="#D55E00", linewidth=1,
-                   label=f"no progress from {s['first_rate_without_progress']:.1f} "
-                   f"({m['no_progress_rate_over_limit_init']:.0f}×)")
-    ax.set(xlabel="learning rate η (log)", ylabel="training loss (cross entropy)",
-           title="final loss vs rate: 2/λ_max(init) is a local estimate")
+    final = plotting.array(s["final_loss"])  # (seed, rate)
+    n = len(ps["seeds"])
+    fig, axes = plotting.figure(2, 3, title="Does 2/λ_max predict the usable rate on a real "
+                                f"network? MLP on MNIST-1D, full-batch GD, {n} seeds",
+                                width=15.0, height=5.0, gridspec_kw={"height_ratios": [1, 6]})
+    strip, ax = axes[:, 0]
+    axes[0, 1].set_visible(False)
+    axes[0, 2].set_visible(False)
+    strip.sharex(ax)
+    for k in range(n):
+        ok = np.isfinite(final[k])
+        ax.semilogx(rates[ok], final[k][ok], "-", color="#0072B2", linewidth=0.7, alpha=0.5,
+                    label="one seed" if k == 0 else None)
+    with np.errstate(all="ignore"):
+        median = np.median(np.where(np.isfinite(final), final, np.inf), axis=0)
+    ok = np.isfinite(median)
+    ax.semilogx(rates[ok], median[ok], "o-", color="#0072B2", markersize=3,
+                label=f"median over {n} seeds")
+    plotting.diverged_strip(strip, [(f"seed {seed}", rates[~np.isfinite(final[k])], "#D55E00")
+                                    for k, seed in enumerate(ps["seeds"])],
+                            title="diverged (loss not finite)")
+    m = result["metrics"]["mlp"]
+    ax.axhline(np.median(ps["initial_loss"]), color="0.4", linewidth=0.8, label="initial loss")
+    limit = m["median_limit_init_2_over_lambda_max"]
+    ax.axvline(limit, label=f"2/λ_max at init = {limit:.2f} (median)", **plotting.THEORY)
+    best = m["median_best_rate"]
+    ax.axvline(best, color="#009E73", linewidth=1,
+               label=f"best rate {best:.2f} ({m['median_best_rate_over_limit_init']:.1f}×)")
+    if "median_first_rate_without_progress" in m:
+        stop = m["median_first_rate_without_progress"]
+        ax.axvline(stop, color="#D55E00", linewidth=1,
+                   label=f"no progress from {stop:.1f} "
+                   f"({m['median_no_progress_rate_over_limit_init']:.0f}×)")
+    ax.set(xlabel="learning rate η (log)", ylabel=f"training loss after "
+           f"{len(s['loss'][0][0]) - 1} steps", title="final loss vs rate: "
+           "2/λ_max(init) is a local estimate")
     ax.legend(loc="upper left", fontsize=7.5)
-    ax = axes[0, 1]
-    loss = plotting.array(s["loss"])
-    pick = np.unique(np.searchsorted(rates, s["limit_init"] * np.array([0.25, 1, 3, 10, 30])))
+
+    ax = axes[1, 1]
+    loss = plotting.array(s["loss"][0])  # the first seed's curves
+    limit0 = ps["limit_init_2_over_lambda_max"][0]
+    pick = np.unique(np.searchsorted(rates, limit0 * np.array([0.25, 1, 3, 10, 30])))
     pick = pick[pick < len(rates)]
     for j in pick:
         ax.plot(np.arange(loss.shape[1]), loss[j], linewidth=1.2,
-                label=f"η = {rates[j]:.2f} = {rates[j] / s['limit_init']:.1f} × 2/λ₀")
+                label=f"η = {rates[j]:.2f} = {rates[j] / limit0:.1f} × 2/λ₀")
     ax.set_yscale("log")
     ax.set_ylim(*plotting.finite_limits(loss[pick], log=True))
     ax.set(xlabel="step", ylabel="training loss (log)",
-           title="loss curves: past 2/λ₀ the loss spikes, yet still falls")
+           title=f"seed {ps['seeds'][0]}: past 2/λ₀ the loss spikes, yet still falls")
     ax.legend(fontsize=7.5)
+
+    ax = axes[1, 2]
+    x = np.arange(n)
+    ax.plot(x - 0.12, ps["sharpness_init"], "o", color="0.5", label="λ_max at initialisation")
+    ax.plot(x + 0.12, ps["sharpness_after_best_run"], "s", color="#009E73",
+            label="λ_max after the best run")
+    two_over = [2 / r for r in ps["best_rate"]]
+    ax.hlines(two_over, x - 0.35, x + 0.35, color="#D55E00", linewidth=1.6,
+              label="2/η of the best run (edge of stability)")
+    ax.set_xticks(x, [f"seed {sd}" for sd in ps["seeds"]])
+    ax.set_ylim(0, 1.15 * max(max(ps["sharpness_init"]), max(ps["sharpness_after_best_run"])))
+    ax.set(ylabel="largest Hessian eigenvalue λ_max",
+           title="after the best run λ_max sits at 2/η:\nthe edge of stability, not a flat region")
+    ax.legend(loc="lower right", fontsize=7.5, frameon=True)
     return fig
 
 
