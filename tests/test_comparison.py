@@ -2,6 +2,7 @@
 SGD's update is exactly −g's direction; Adam's ignores the loss's scale."""
 
 import csv
+import dataclasses
 import inspect
 import io
 import math
@@ -132,7 +133,7 @@ def test_cli_writes_and_rejects_bad_names(tmp_path, capsys):
     code = compare.main(["--problem", "quadratic", "--optimizers", "sgd,cg_pr", "--steps", "20",
                          "--seeds", "2"], out=tmp_path)
     assert code == 0
-    folder = tmp_path / "quadratic"
+    folder = tmp_path / "compare" / "quadratic"
     for name in ("result.json", "table.csv", "table.md", "loss.png", "paths.png"):
         assert (folder / name).exists(), name
     assert "cg_pr" in capsys.readouterr().out
@@ -154,21 +155,37 @@ def test_sgd_update_is_exactly_minus_the_gradient_direction():
     np.testing.assert_allclose(cos, 1.0, atol=1e-12)
 
 
-def test_adam_update_is_invariant_to_scaling_the_loss():
-    """Adam divides m̂ by √v̂: a loss c·f gives the same steps up to eps/|g|."""
-    p = problems.get("rosenbrock")
-    opt = optimizers.make("adam", learning_rate=0.01)
-    sgd = optimizers.make("sgd", learning_rate=1e-4)
-    grad = jax.jit(jax.grad(p.loss))
-    paths = {}
-    for c in (1.0, 1000.0):
-        x, state, s_state = p.x0, opt.init(p.x0), sgd.init(p.x0)
-        first_sgd = sgd.update(c * grad(x), s_state, x)[0]
-        xs = []
-        for _ in range(20):
-            u, state = opt.update(c * grad(x), state, x)
-            x = x + u
-            xs.append(x)
-        paths[c] = (np.asarray(xs), np.asarray(first_sgd))
-    np.testing.assert_allclose(paths[1000.0][0], paths[1.0][0], rtol=0, atol=1e-8)
-    np.testing.assert_allclose(paths[1000.0][1], 1000 * paths[1.0][1], rtol=1e-12)
+def test_adam_reruns_ignore_the_loss_scale_sgd_reruns_diverge():
+    """Adam divides m̂ by √v̂, so gdlab's protocol walks the same path on 1000·f (gaps
+    ×1000, up to eps/|g|); SGD's steps grow with the loss: η·λ_max = 0.5 converges on f,
+    1000·0.5 > 2 diverges on 1000·f."""
+
+    def scaled(d, data, *, start):
+        return 1000.0 * BENCH.loss(d, data, start=start)
+
+    big = dataclasses.replace(BENCH, loss=scaled)
+    hp = {"learning_rate": 0.05}
+    adam = [compare.rerun(b, compare.spec("adam"), hp, 30, [1, 2]) for b in (BENCH, big)]
+    np.testing.assert_allclose(adam[1].gap / 1000, adam[0].gap, rtol=1e-6)
+    sgd = [compare.rerun(b, compare.spec("sgd"), hp, 30, [1, 2]) for b in (BENCH, big)]
+    assert np.all(sgd[0].diverged_at < 0) and np.all(sgd[1].diverged_at >= 0)
+
+
+def test_problem_bench_reruns_follow_the_gradient_descent_recurrence():
+    """Any catalogue problem as a bench: row 0 is x₀, rows 1.. are x₀ + radius·N(0, I), and
+    an SGD rerun from row i is x ← (I − ηA)x from that row (NumPy)."""
+    p = problems.quadratic([1.0, 10.0], x0=[1.0, 1.0])
+    bench = compare.problem_bench(p, starts=3, radius=0.1)
+    starts = np.asarray(bench.data["starts"])
+    np.testing.assert_array_equal(starts[0], [1.0, 1.0])
+    assert 0 < np.linalg.norm(starts[1] - starts[0]) < 1 and not np.allclose(starts[1], starts[2])
+    runs = compare.rerun(bench, compare.spec("sgd"), {"learning_rate": 0.05}, 20, [1, 2])
+    a = np.diag([1.0, 10.0])
+    for i, row in enumerate((1, 2)):
+        x, gaps = starts[row], []
+        for _ in range(21):
+            gaps.append(0.5 * x @ a @ x)
+            x = x - 0.05 * a @ x
+        np.testing.assert_allclose(runs.gap[i], gaps, rtol=1e-10)
+    with pytest.raises(ValueError, match="fmin"):
+        compare.problem_bench(dataclasses.replace(p, fmin=None))

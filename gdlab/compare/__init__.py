@@ -19,19 +19,21 @@ Costs are counted three ways: steps; evaluations of f or (f, ∇f)
 and wall-clock seconds per run (a second, timed call of the compiled reruns, so
 compilation is excluded; runs are vmapped, so a line search waits for the slowest).
 
-Benches (``small_bench``, ``mnist1d_benches``) keep their starts in a table in their
-data, so one compiled sweep per optimizer serves every start and every bench of a
-family. Example::
+Benches are catalogue problems (``gdlab.problems``) plus a table of starts in their data
+(``problem_bench`` for any problem, a user's too; ``small_bench`` and ``mnist1d_benches``
+for the built-in families), so one compiled sweep per optimizer serves every start and
+every bench of a family. Example::
 
-    bench = small_bench("rosenbrock")
+    bench = small_bench("rosenbrock")          # or problem_bench(problems.get(...))
     rows = [e["row"] for e in compare(bench, ["sgd", "adam", "lbfgs"], num_steps=500,
                                       seeds=[1, 2, 3, 4, 5], steps=step_grid(), joint=True)]
     print(markdown_table(rows))
 
-Command line (``gdlab compare --help``)::
+Command line (``gdlab compare --help``; writes to ``results/compare/<problem>/``)::
 
     gdlab compare --problem rosenbrock --optimizers sgd,momentum,adam,lbfgs --steps 500
     gdlab compare --problem beale --optimizers adam,cg_pr,es --tune --seeds 5
+    gdlab compare --problem examples/my_problems.py:tiny_mlp --optimizers sgd,adam --tune
 """
 
 from gdlab.compare._benches import (
@@ -40,10 +42,12 @@ from gdlab.compare._benches import (
     bench_for,
     mnist1d_benches,
     offsets,
+    problem_bench,
     rotated_quadratic,
     small_bench,
 )
-from gdlab.compare._cli import PROBLEMS, main, parser
+from gdlab.compare._cli import PROBLEMS
+from gdlab.compare._cli import main as main  # `gdlab compare` (kept out of __all__)
 from gdlab.compare._figures import draw_curves, draw_path, figures_for, style_of
 from gdlab.compare._protocol import (
     Runs,
@@ -63,7 +67,7 @@ from gdlab.compare._tables import COLUMNS, CSV_FIELDS, cells, csv_table, markdow
 __all__ = [
     "COLUMNS", "CSV_FIELDS", "PROBLEMS", "SMALL", "SPECS", "Bench", "Runs", "Spec", "Tuning",
     "bench_for", "cells", "compare", "csv_table", "curves", "draw_curves", "draw_path",
-    "factory", "figures_for", "main", "markdown_table", "mnist1d_benches", "number", "offsets",
-    "parser", "quantiles", "rerun", "rotated_quadratic", "score", "small_bench", "spec",
+    "factory", "figures_for", "markdown_table", "mnist1d_benches", "number", "offsets",
+    "problem_bench", "quantiles", "rerun", "rotated_quadratic", "score", "small_bench", "spec",
     "step_grid", "style_of", "summarize", "tune", "tune_and_rerun", "tuning_grid",
 ]

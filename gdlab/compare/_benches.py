@@ -1,4 +1,9 @@
-"""Benches: problems prepared for the protocol, with a table of starts in their data.
+"""Benches: catalogue problems prepared for the protocol, with a table of starts in their data.
+
+A bench is a ``gdlab.problems.Problem`` plus a start table: ``problem_bench`` turns any
+problem (a built-in or a user's ``file.py:NAME``) into one; ``small_bench`` is the fast
+path for the 2-D test functions (one compiled loss for all of them) and
+``mnist1d_benches`` the full-batch and minibatch MLP of ``problems.mnist1d_mlp``.
 
 Every run of a bench starts at params = 0 and moves a *displacement* d; the actual
 start is a row of a table in ``data`` chosen by the keyword ``start`` (row 0 for
@@ -9,6 +14,7 @@ depend on gradients and values only, not on where the origin is, so moving d fro
 is the same as moving x from the start (AdamW's weight decay would not be).
 """
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable
@@ -158,69 +164,121 @@ def rotated_quadratic(kappa: float, *, angle: float = math.pi / 6) -> np.ndarray
     return r @ np.diag([1 / kappa, 1.0]) @ r.T
 
 
+def _start_params(table, d, start):
+    """Start row ``start`` of the table plus the displacement d (pytrees alike)."""
+    return jax.tree.map(lambda rows, x: jnp.asarray(rows)[_row(start)] + x, table, d)
+
+
 @functools.cache
-def _mnist_family(hidden: int, batch_size: int):
-    from gdlab import losses, models
-
-    model = models.mlp([40, hidden, 10], activation="tanh", init="xavier", dtype=jnp.float32)
-    objective = losses.objective(model.apply, losses.softmax_cross_entropy)
-
-    def weights(d, data, start):
-        return jax.tree.map(lambda table, x: jnp.asarray(table)[_row(start)] + x,
-                            data["inits"], d)
+def _problem_family(loss: Callable, stochastic: Callable | None, has_data: bool):
+    """(full, minibatch) losses at starts[start] + d of one problem's functions, built once
+    per function objects (the catalogue returns the same ones: one compilation)."""
 
     def full(d, data, *, start):
-        """The full-batch training cross entropy at inits[start] + d."""
-        return objective(weights(d, data, start), data)
+        """The problem's full loss at starts[start] + d."""
+        params = _start_params(data["starts"], d, start)
+        return loss(params, data["data"]) if has_data else loss(params)
 
-    def loss(d, data, *, start, key):
-        """Full batch if data["full"], else a minibatch drawn with replacement."""
+    if stochastic is None:
+        return full, None
 
-        def minibatch(params):
-            k = jax.random.fold_in(key, _row(start))
-            idx = jax.random.randint(k, (batch_size,), 0, data["y"].shape[0])
-            return objective(params, {"x": data["x"][idx], "y": data["y"][idx]})
+    def minibatch(d, data, *, start, key):
+        """The problem's stochastic loss; the stream of batches depends on the start row."""
+        params = _start_params(data["starts"], d, start)
+        return stochastic(params, data["data"], key=jax.random.fold_in(key, _row(start)))
 
-        params = weights(d, data, start)
-        return jax.lax.cond(data["full"], lambda p: objective(p, data), minibatch, params)
+    return full, minibatch
 
-    return loss, full, model.init
+
+def _start_table(problem, starts: int, radius: float):
+    """Row i: ``init(key(i))``, or x₀ (row 0) and x₀ + radius·N(0, I) drawn from key(i)."""
+    if problem.init is not None:
+        rows = [problem.init(jax.random.key(i)) for i in range(starts)]
+    else:
+        x0 = jax.tree.map(jnp.asarray, problem.x0)
+
+        def shifted(i):
+            keys = iter(jax.random.split(jax.random.key(i), len(jax.tree.leaves(x0))))
+            noise = lambda a: jax.random.normal(next(keys), jnp.shape(a), jnp.float32)
+            return jax.tree.map(lambda a: a + radius * noise(a).astype(a.dtype), x0)
+
+        rows = [x0] + [shifted(i) for i in range(1, starts)]
+    return jax.tree.map(lambda *r: np.stack([np.asarray(a) for a in r]), *rows), rows[0]
+
+
+def problem_bench(problem, *, starts: int = 6, radius: float = 0.1,
+                  target: float | None = None, name: str | None = None) -> Bench:
+    """Any ``gdlab.problems.Problem`` as a bench: its loss at a table of starts.
+
+    Start row i is ``problem.init(key(i))`` for problems that draw their start, else
+    x₀ (row 0) and x₀ + radius·N(0, I) drawn from key(i). A problem with a
+    ``stochastic`` variant trains on it (minibatches, a stream per start row) and records
+    the full loss. "Solved" is f − fmin ≤ ``target`` (default: the problem's target).
+
+    >>> from gdlab import problems
+    >>> b = problem_bench(problems.get("rosenbrock"), starts=3)
+    >>> float(b.loss(b.params, b.data, start=0))       # f(-1.2, 1)
+    24.2
+    """
+    from gdlab import problems as _problems
+
+    if not isinstance(problem, _problems.Problem):
+        raise ValueError(f"problem_bench takes a gdlab.problems.Problem, got "
+                         f"{type(problem).__name__}")
+    if problem.fmin is None:
+        raise ValueError(f"problem {problem.name!r} has no fmin: the comparison scores "
+                         f"f − f*; set fmin to the known minimum or a lower bound (0 for a "
+                         f"loss that is ≥ 0)")
+    if starts < 1 or radius < 0:
+        raise ValueError(f"need starts >= 1 and radius >= 0, got {starts} and {radius}")
+    full, minibatch = _problem_family(problem.loss, problem.stochastic,
+                                      problem.data is not None)
+    table, first = _start_table(problem, starts, radius)
+    zero = jax.tree.map(jnp.zeros_like, first)
+    target = problem.target if target is None else target
+    return Bench(
+        name or problem.name, full if minibatch is None else minibatch, zero,
+        {"starts": table, "data": problem.data}, starts, fmin=float(problem.fmin),
+        target=1e-6 if target is None else float(target),
+        floor=1e-6 if jnp.dtype(problem.dtype).itemsize < 8 else 1e-12,
+        stochastic=minibatch is not None, eval_fn=None if minibatch is None else full,
+    )
 
 
 def mnist1d_benches(*, hidden: int = 32, train_size: int = 4000, batch_size: int = 128,
                     starts: int = 6, target: float = 0.5, seed: int = 0) -> tuple[Bench, Bench]:
-    """(full batch, minibatch) benches: a tanh MLP 40-hidden-10 on MNIST-1D, float32.
+    """(full batch, minibatch) benches of ``problems.mnist1d_mlp``: a tanh MLP
+    40-hidden-10 on MNIST-1D, float32, Xavier init.
 
-    Start row i is the Xavier initialisation drawn from key(i); the minibatch bench
-    also draws its batches (with replacement) from a stream that depends on the row.
-    Both record the full-batch training cross entropy; ``target`` is a training loss.
+    Start row i is the initialisation drawn from key(i); the minibatch bench also draws
+    its batches (with replacement) from a stream that depends on the row. Both record the
+    full-batch training cross entropy; ``target`` is a training loss.
     """
-    from gdlab import data as gdata
+    from gdlab import problems
 
-    d = gdata.mnist1d(seed=seed)
-    if not 0 < train_size <= d["x"].shape[0]:
-        raise ValueError(f"train_size must be in 1..{d['x'].shape[0]}, got {train_size}")
-    loss, full, init = _mnist_family(hidden, batch_size)
-    inits = [init(jax.random.key(i)) for i in range(starts)]
-    table = jax.tree.map(lambda *rows: np.stack([np.asarray(r) for r in rows]), *inits)
-    zero = jax.tree.map(jnp.zeros_like, inits[0])
-    arrays = {"x": np.asarray(d["x"][:train_size], np.float32),
-              "y": np.asarray(d["y"][:train_size], np.int32), "inits": table}
-    return tuple(
-        Bench(name, loss, zero, {**arrays, "full": np.bool_(is_full)}, starts, target=target,
-              floor=1e-6, stochastic=True, eval_fn=full)
-        for name, is_full in (("mnist1d_full", True), ("mnist1d_minibatch", False))
-    )
+    p = problems.mnist1d_mlp(hidden=hidden, train_size=train_size, batch_size=batch_size,
+                             data_seed=seed)
+    p = dataclasses.replace(p, data={"x": p.data["x"], "y": p.data["y"]})  # no test split
+    return (problem_bench(dataclasses.replace(p, stochastic=None), starts=starts,
+                          target=target, name="mnist1d_full"),
+            problem_bench(p, starts=starts, target=target, name="mnist1d_minibatch"))
 
 
 def bench_for(problem: str, *, radius: float = 0.1, starts: int = 6,
               target: float | None = None) -> Bench:
-    """The bench ``gdlab compare --problem`` builds: a 2-D problem or "mnist1d"[_minibatch]."""
+    """The bench ``gdlab compare --problem`` builds: a 2-D test function (the fast shared
+    path), "mnist1d"[_minibatch], any other catalogue name, or a reference
+    ``module.path:NAME`` / ``path/to/file.py:NAME`` to a user's problem."""
+    from gdlab import problems
+
     extra = {} if target is None else {"target": target}
     if problem in ("mnist1d", "mnist1d_minibatch"):
         full, mini = mnist1d_benches(starts=starts, **extra)
         return full if problem == "mnist1d" else mini
-    if problem not in SMALL:
+    if problem in SMALL:
+        return small_bench(problem, radius=radius, starts=starts, **extra)
+    if problem not in problems.names() and not problems.is_reference(problem):
         raise ValueError(f"unknown problem {problem!r}; valid: "
-                         f"{', '.join((*SMALL, 'mnist1d', 'mnist1d_minibatch'))}")
-    return small_bench(problem, radius=radius, starts=starts, **extra)
+                         f"{', '.join((*SMALL, 'mnist1d', 'mnist1d_minibatch'))}, any of "
+                         f"gdlab.problems.names(), or 'module.path:NAME' / 'file.py:NAME'")
+    return problem_bench(problems.get(problem), radius=radius, starts=starts, **extra)

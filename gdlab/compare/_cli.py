@@ -1,6 +1,7 @@
 """``gdlab compare``: an ad-hoc comparison on one problem, printed and written to a folder."""
 
 import argparse
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,14 @@ from gdlab.compare._tables import csv_table, markdown_table
 PROBLEMS = (*SMALL, "mnist1d", "mnist1d_minibatch")
 
 
+def _slug(problem: str) -> str:
+    """A folder name for a problem: the name, or ``file.NAME`` for a reference."""
+    where, _, name = problem.rpartition(":")
+    if where:
+        problem = f"{Path(where).stem if where.endswith('.py') else where}.{name}"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", problem).strip("._") or "problem"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise ValueError(f"compare: {message}")
@@ -24,7 +33,10 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="gdlab compare", description="Compare optimizers on one problem: "
                 "median and IQR over seeds, steps and evaluations to a target.")
-    p.add_argument("--problem", required=True, help=f"one of {', '.join(PROBLEMS)}")
+    p.add_argument("--problem", required=True,
+                   help=f"one of {', '.join(PROBLEMS)}, another gdlab.problems name, or your "
+                   "own problem: path/to/file.py:NAME or module.path:NAME (a Problem, or a "
+                   "function returning one)")
     p.add_argument("--optimizers", default="sgd,momentum,adam,lbfgs",
                    help=f"comma-separated, from {', '.join(SPECS)}")
     p.add_argument("--steps", type=int, default=500, help="updates per run (default 500)")
@@ -43,8 +55,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(args: Sequence[str], *, out=None) -> int:
     """Run ``gdlab compare ARGS``: print the table; write result.json, table.csv, table.md
-    and figures to ``<out or results-compare>/<problem>/``. Returns the exit code."""
+    and figures to ``<out or results_dir()>/compare/<problem>/`` (a reference
+    ``dir/file.py:NAME`` becomes ``file.NAME``). Returns the exit code."""
     from gdlab import plotting, results
+    from gdlab.experiment import results_dir
 
     opts = parser().parse_args(list(args))
     names = [n.strip() for n in opts.optimizers.split(",") if n.strip()]
@@ -52,10 +66,9 @@ def main(args: Sequence[str], *, out=None) -> int:
     if bad or not names:
         raise ValueError(f"unknown optimizer(s) {', '.join(bad) or '(none given)'}; "
                          f"valid: {', '.join(SPECS)}")
-    if opts.problem not in PROBLEMS:
-        raise ValueError(f"unknown problem {opts.problem!r}; valid: {', '.join(PROBLEMS)}")
     if opts.steps < 1 or opts.seeds < 1:
         raise ValueError("--steps and --seeds must be >= 1")
+    _check_options(opts, names)
     jax.config.update("jax_enable_x64", True)
     bench = bench_for(opts.problem, radius=opts.radius, starts=opts.seeds + 1,
                       target=opts.target)
@@ -70,21 +83,47 @@ def main(args: Sequence[str], *, out=None) -> int:
     rows = [e["row"] for e in entries]
     table = markdown_table(rows)
     print(table, end="")
-    folder = Path(out or "results-compare") / opts.problem
+    folder = Path(out or results_dir()) / "compare" / _slug(opts.problem)
     series = {"bench": bench.name, "problem": bench.problem,
               "A": bench.data.get("A") if bench.x0 is not None else None, "entries": entries}
     stored = results.to_jsonable({
         "experiment": "compare", "config": vars(opts), "metrics": {"seconds": seconds},
         "series": series, "meta": results.metadata(),
     })
-    results.write_json(folder / results.RESULT_FILE, stored)
-    results.write_text(folder / "table.csv", csv_table(rows))
-    results.write_text(folder / "table.md", table)
-    figures = figures_for(stored["series"])
-    try:
-        for name, fig in figures.items():
-            results.save_figure(folder / f"{name}.png", fig)
-    finally:
-        plotting.close(figures)
+
+    def write(staging: Path):  # the whole folder as one unit: never new tables, old figures
+        figures = figures_for(stored["series"])
+        try:
+            for name, fig in figures.items():
+                results.save_figure(staging / f"{name}.png", fig)
+        finally:
+            plotting.close(figures)
+        results.write_text(staging / "table.csv", csv_table(rows))
+        results.write_text(staging / "table.md", table)
+        results.write_json(staging / results.RESULT_FILE, stored)
+
+    results.replace_folder(folder, write)
     print(f"{len(names)} optimizers in {seconds:.1f} s; wrote {folder}/")
     return 0
+
+
+MAX_SEEDS = 10_000
+
+
+def _check_options(opts, names: list[str]) -> None:
+    """Refuse what would run wrongly or pointlessly, before anything is computed."""
+    import math
+
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"--optimizers lists {', '.join(twice)} more than once")
+    if opts.seeds > MAX_SEEDS:
+        raise ValueError(f"--seeds must be <= {MAX_SEEDS}, got {opts.seeds}")
+    for option, value, low, closed in (("--learning-rate", opts.learning_rate, 0.0, False),
+                                       ("--radius", opts.radius, 0.0, True),
+                                       ("--target", opts.target, 0.0, True)):
+        if value is None:
+            continue
+        if not math.isfinite(value) or (value < low if closed else value <= low):
+            raise ValueError(f"{option} must be a finite number {'>=' if closed else '>'} "
+                             f"{low:g}, got {value}")

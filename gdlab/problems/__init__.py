@@ -131,6 +131,7 @@ __all__ = [
     "get",
     "himmelblau",
     "ill_conditioned",
+    "is_reference",
     "linear_neuron",
     "mnist1d_mlp",
     "names",
