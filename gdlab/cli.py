@@ -4,6 +4,7 @@
     gdlab run NAME [--field value ...]       run one; options come from its Config (--help)
     gdlab run --all [--quick]                run every experiment, with a progress bar
     gdlab plot NAME                          redraw figures from results/NAME/result.json
+    gdlab report [--no-explorers]            the static site results/site/ (offline HTML)
 
 Common options: ``--quick`` (small sizes, written to results-quick/), ``--out DIR``.
 Exit status: 0 all is well; 1 an experiment failed (crashed); 2 bad input (one line,
@@ -217,8 +218,6 @@ def _plot(args: list[str], quick: bool, out) -> int:
 
 
 def _default_out(command: str, quick: bool):
-    if command == "compare":
-        return "results-compare"
     from gdlab import experiment
 
     return experiment.results_dir(quick)
@@ -250,6 +249,18 @@ def _check_writable(out) -> None:
                          ) from None
 
 
+def _report(args: list[str], quick: bool, out) -> int:
+    from gdlab import report
+
+    explorers = not _pop_flag(args, "--no-explorers")
+    if args:
+        raise UsageError(f"usage: gdlab report [--no-explorers] [--quick] [--out DIR]; "
+                         f"got {' '.join(args)}")
+    site = report.build(source=out, explorers=explorers, quick=quick)
+    print(f"wrote {site}/  (open {site / 'index.html'} in a browser)")
+    return 0
+
+
 def dispatch(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
@@ -257,12 +268,14 @@ def dispatch(argv: list[str]) -> int:
     command, args = argv[0], list(argv[1:])
     quick = _pop_flag(args, "--quick")
     out = _pop_option(args, "--out")
-    if command in ("run", "plot", "compare"):
+    if command in ("run", "plot", "compare", "report"):
         _check_writable(out if out is not None else _default_out(command, quick))
     if command == "list":
         return _list(quick, out)
     if command == "plot":
         return _plot(args, quick, out)
+    if command == "report":
+        return _report(args, quick, out)
     if command == "compare":
         from gdlab import compare
 
@@ -273,7 +286,7 @@ def dispatch(argv: list[str]) -> int:
         if not args or args[0].startswith("-"):
             raise UsageError("usage: gdlab run NAME [--field value ...] | gdlab run --all")
         return _run_one(args[0], args[1:], quick, out)
-    raise UsageError(f"unknown command {command!r}; valid: list, run, plot, compare")
+    raise UsageError(f"unknown command {command!r}; valid: list, run, plot, compare, report")
 
 
 def main(argv: list[str] | None = None) -> int:
