@@ -5,19 +5,33 @@ updates weight ← weight − alpha·(pred − goal)·input. That is d/dw ½(inp
 and the curvature d²/dw² is input², so pred − goal shrinks by the factor
 (1 − alpha·input²) each step: it converges when alpha·input² < 2 and diverges beyond.
 
+Why does a big input give a big update? Δpred = input·Δw: the input is the weight's
+*leverage* on the prediction, and the gradient error·input assigns each weight credit in
+proportion to it. With several inputs, the update ∝ input is the smallest change of the
+weights (minimum norm) that moves the prediction by a given amount. But the exact
+one-step correction is Δw = −error/input, *inversely* proportional to the input: alpha
+carries units of 1/input². alpha = 1/input² is the exact correction (the factor
+1 − alpha·input² is 0, one step lands on the goal); a fixed alpha with growing inputs
+overshoots more and more and, past input² = 2/alpha, "goes out of control". That is why
+inputs are normalised: with features of different scales no single alpha suits all the
+weights, and rescaling each feature to unit size makes one alpha fit them all.
+
 Run:    gdlab run weight_update      (or: python experiments/weight_update.py --help)
-Writes: results/weight_update/result.json, book_runs.png, effects.png, stability_map.png
-Expect: ~10 s on a 2-core CPU; update == jax.grad to 0 ulp; the book's runs reproduced
-        (final errors 1.0e-14, 3.3e+18, 7.4e-25; hot and cold ends at 1.08e-27 after
-        1101 probes); the measured stability boundary brackets 2/input² for every input.
+Writes: results/weight_update/result.json, book_runs.png, effects.png, leverage.png,
+        stability_map.png
+The measured numbers are the claims in results/weight_update/result.json (`gdlab list`).
 """
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
 import gdlab
 from gdlab import plotting
@@ -41,13 +55,39 @@ class Config:
     alpha_min: float = 1e-2
     alpha_max: float = 1e2
     map_steps: int = 200  # steps per run on the map
+    # Several inputs: the minimum-norm change of the weights for a change in prediction.
+    multi_inputs: tuple[float, ...] = (0.5, 2.0, -1.0)
+    # Normalisation: a 2-weight neuron on examples (x₁, x₂), x₂ scaled by `feature_scale`.
+    feature_scale: float = 10.0  # the raw feature's scale (normalised: 1)
+    feature_examples: int = 16
+    feature_alphas: int = 61  # alphas: geomspace(1e-3, 10, feature_alphas)
+    feature_steps: int = 3000
+    feature_target: float = 1e-8  # "trained": loss ≤ feature_target · initial loss
     verbose: bool = False  # print every iteration as the book does
 
 
-QUICK = {"map_inputs": 13, "map_alphas": 41, "map_steps": 60}
+QUICK = {"map_inputs": 13, "map_alphas": 41, "map_steps": 60, "feature_alphas": 31}
+MAX_MAP_RUNS = 1_000_000  # map_inputs × map_alphas: ~0.1 GB of results, a few minutes
 
 
 def _check(config: Config) -> None:
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        for v in value if isinstance(value, tuple) else (value,):
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(f"{field.name} must be finite, got {value!r}")
+    runs = config.map_inputs * config.map_alphas
+    if runs > MAX_MAP_RUNS:
+        raise ValueError(f"the stability map would run map_inputs × map_alphas = {runs:,} "
+                         f"runs (about {runs * 72 / 2**30:.1f} GiB of results); at most "
+                         f"{MAX_MAP_RUNS:,}: pass smaller --map-inputs / --map-alphas")
+    if not config.effect_inputs or 0.0 in config.multi_inputs or len(config.multi_inputs) < 2:
+        raise ValueError("effect_inputs must not be empty; multi_inputs needs >= 2 nonzero "
+                         "inputs")
+    if config.feature_scale <= 0 or not 0 < config.feature_target < 1:
+        raise ValueError("feature_scale must be > 0 and feature_target in (0, 1)")
+    if min(config.feature_examples, config.feature_alphas, config.feature_steps) < 3:
+        raise ValueError("feature_examples, feature_alphas and feature_steps must be >= 3")
     if config.alpha <= 0 or config.small_alpha <= 0:
         raise ValueError("alpha and small_alpha must be > 0")
     if config.hot_cold_step <= 0:
@@ -108,6 +148,7 @@ def stability_map(config: Config) -> dict:
         "sgd",
         {"input": inputs, "learning_rate": alphas},
         config.map_steps,
+        record=config.map_steps,  # the first and last loss (divergence is seen every step)
     )
     first, last = sweep.loss[..., 0], sweep.loss[..., -1]
     # 1 = converges (error shrinks), -1 = diverges (grows or blows up), 0 = never moves.
@@ -150,6 +191,79 @@ def effects(config: Config) -> dict:
     }
 
 
+def leverage(config: Config) -> dict:
+    """Why a big input gives a big update, and why that overshoots.
+
+    The leverage d pred/dw (jax.grad of the model) is the input; the gradient is
+    error × leverage. The exact one-step correction is Δw = −error/input; GD's step is
+    −alpha·error·input, so alpha = 1/input² is exact (measured: one step lands on goal).
+    With several inputs the gradient step is the minimum-norm Δw for its change in
+    prediction (compared with the least-squares solution of NumPy's lstsq).
+    """
+    model = gdlab.models.linear_neuron()
+    w0, goal = 0.0, config.goal  # pred − goal = −goal ≠ 0 for every input
+    inputs = np.linspace(0.25, 3.0, 12)
+    lever = jax.vmap(jax.grad(model.apply), in_axes=(None, 0))(w0, inputs)
+    grads = np.asarray(jax.vmap(jax.grad(loss), in_axes=(None, 0, None))(w0, inputs, goal))
+    error = inputs * w0 - goal
+    exact_alpha = 1 / inputs**2
+    after = inputs * (w0 - exact_alpha * grads) - goal  # pred − goal after that one step
+
+    x = np.asarray(config.multi_inputs, dtype=np.float64)
+    w = np.full_like(x, w0)
+    multi_error = float(x @ w - goal)
+    g = np.asarray(jax.grad(lambda v: 0.5 * (v @ x - goal) ** 2)(jnp.asarray(w)))
+    step = -g / (x @ x)  # alpha = 1/‖x‖²
+    min_norm = np.linalg.lstsq(x[None, :], np.array([-multi_error]), rcond=None)[0]
+    plane = x[:2]  # the same with the first two inputs, for the picture
+    plane_g = np.asarray(jax.grad(lambda v: 0.5 * (v @ plane - goal) ** 2)(jnp.zeros(2)))
+    return {
+        "inputs": inputs, "leverage": np.asarray(lever), "error": error,
+        "gd_step": -config.alpha * grads, "exact_step": -error / inputs,
+        "exact_alpha": exact_alpha, "error_after_exact_alpha": after,
+        "multi_inputs": x, "multi_error": multi_error, "multi_gd_step": step,
+        "multi_min_norm": min_norm,
+        "multi_cosine": float(-g @ min_norm / (np.linalg.norm(g) * np.linalg.norm(min_norm))),
+        "multi_error_after": float(x @ (w + step) - goal),
+        "plane_inputs": plane, "plane_gd_step": -plane_g / (plane @ plane),
+        "plane_min_norm": np.linalg.lstsq(plane[None, :], np.array([goal]), rcond=None)[0],
+    }
+
+
+def normalisation(config: Config) -> dict:
+    """A 2-weight neuron on correlated unit features, the second one raw (× scale) or
+    normalised: steps to the target at each one's best alpha, and the Hessian's κ."""
+    n = config.feature_examples
+    theta = 2 * np.pi * np.arange(n) / n + 0.3
+    features = np.stack([np.cos(theta), np.sin(theta) + 0.5 * np.cos(theta)], axis=1)
+    features /= np.sqrt(np.mean(features**2, axis=0))  # unit root-mean-square
+    target = features @ np.array([0.3, -0.5])
+    data = {"x": jnp.asarray(features), "y": jnp.asarray(target)}
+
+    def mse(w, data, scale):
+        x = data["x"] * jnp.stack([jnp.ones_like(scale), scale])
+        return 0.5 * jnp.mean((x @ w - data["y"]) ** 2)
+
+    scales = np.array([1.0, config.feature_scale])
+    alphas = np.geomspace(1e-3, 10.0, config.feature_alphas)
+    w0 = jnp.zeros(2, dtype=jnp.float64)
+    initial = float(mse(w0, data, 1.0))
+    sweep = gdlab.train.sweep(mse, w0, "sgd", {"scale": scales, "learning_rate": alphas},
+                              config.feature_steps, data=data,
+                              target=config.feature_target * initial)
+    steps = np.where(sweep.steps_to_target >= 0, sweep.steps_to_target, np.inf)
+    out = {"scales": scales, "alphas": alphas, "initial_loss": initial, "steps": steps,
+           "loss": sweep.loss}
+    for name, i in (("normalised", 0), ("raw", 1)):
+        best = gdlab.train.best(steps[i], {"learning_rate": alphas})
+        lam = np.linalg.eigvalsh(np.asarray(jax.hessian(mse)(w0, data, scales[i])))
+        out[name] = {"best_alpha": best.setting["learning_rate"], "best_inside": best.inside,
+                     "best_steps": best.value, "best_index": best.index[0],
+                     "kappa": float(lam.max() / lam.min()), "limit": float(2 / lam.max()),
+                     "eigenvalues": lam}
+    return out
+
+
 def _print_book(title: str, errors, predictions) -> None:
     print(title)
     for e, p in zip(errors, predictions, strict=True):
@@ -166,6 +280,8 @@ def run(config: Config) -> dict:
     hot = hot_and_cold(config)
     stab = stability_map(config)
     eff = effects(config)
+    lev = leverage(config)
+    norm = normalisation(config)
     if config.verbose:
         for r in book:
             _print_book(f"-- input {r['input']}, alpha {r['alpha']}", r["error"], r["prediction"])
@@ -187,12 +303,88 @@ def run(config: Config) -> dict:
         "boundary_bracketed_fraction": float(np.mean(stab["brackets"])),
         "boundary_max_relative_error": float(np.max(stab["rel_error"])),
         "alpha_grid_ratio": float(stab["alpha_ratio"]),
+        "book_closed_form_max_rel_error": max(float(np.max(np.abs(
+            r["error"] - r["theory_error"]) / r["theory_error"])) for r in book),
         "shrink_factor_max_abs_error": float(
             np.max(np.abs(eff["measured_factor"] - eff["theory_factor"]))
         ),
     }
-    series = {"book": book, "hot_and_cold": hot, "stability": stab, "effects": eff}
+    metrics["leverage"] = {
+        "dpred_dw_minus_input_max_abs": float(np.max(np.abs(lev["leverage"] - lev["inputs"]))),
+        "one_step_at_alpha_1_over_input2_max_abs_error": float(
+            np.max(np.abs(lev["error_after_exact_alpha"]))),
+        "gd_over_exact_step_at_largest_input": float(lev["gd_step"][-1] / lev["exact_step"][-1]),
+        "multi_cosine_gd_vs_min_norm": lev["multi_cosine"],
+        "multi_step_minus_min_norm_max_abs": float(np.max(np.abs(
+            lev["multi_gd_step"] - lev["multi_min_norm"]))),
+        "multi_error_after_one_step": lev["multi_error_after"],
+    }
+    metrics["normalisation"] = {
+        "feature_scale": config.feature_scale,
+        **{f"{name}_{key}": norm[name][key] for name in ("normalised", "raw")
+           for key in ("kappa", "limit", "best_alpha", "best_inside", "best_steps")},
+        "steps_ratio_raw_over_normalised": norm["raw"]["best_steps"]
+        / norm["normalised"]["best_steps"],
+    }
+    series = {"book": book, "hot_and_cold": hot, "stability": stab, "effects": eff,
+              "leverage": lev, "normalisation": norm}
     return {"metrics": metrics, "series": series}
+
+
+def claims(result: dict) -> list[dict]:
+    from gdlab import claims as c
+
+    m, cfg = result["metrics"], result["config"]
+    final = m["final_error"]
+    book = [final[f"input_{cfg['input']:g}_alpha_{cfg['alpha']:g}"],
+            final[f"input_{cfg['big_input']:g}_alpha_{cfg['alpha']:g}"],
+            final[f"input_{cfg['big_input']:g}_alpha_{cfg['small_alpha']:g}"]]
+    lev, norm = m["leverage"], m["normalisation"]
+    tested = m["boundary_inputs_tested"]
+    return [
+        c.close("the book's update (pred − goal)·input equals jax.grad of ½(pred − goal)² "
+                "(max abs difference, every step)", m["update_minus_grad_max_abs"], 0.0),
+        c.close("the curvature d²/dw² (jax.hessian) is input² (max abs difference)",
+                m["hessian_minus_input_squared_max_abs"], 0.0),
+        c.below("the book's runs follow error_t = (1 − α·input²)^(2t)·error₀ "
+                "(max relative error)", m["book_closed_form_max_rel_error"], 1e-9),
+        c.below(f"input {cfg['input']:g}, α = {cfg['alpha']:g} converges (error after "
+                f"{cfg['num_steps']} iterations)", book[0], 1e-4),
+        c.above(f"input {cfg['big_input']:g}, α = {cfg['alpha']:g} (α·input² > 2) diverges "
+                f"(error after {cfg['num_steps']} iterations)", book[1], 1e10),
+        c.below(f"α = {cfg['small_alpha']:g} cures input {cfg['big_input']:g}",
+                book[2], 1e-8),
+        c.close(f"hot and cold ends at the book's printed error after "
+                f"{m['hot_and_cold_iterations']} iterations", m["hot_and_cold_final_error"],
+                1.0799505792475652e-27, rtol=1e-12),
+        c.close("input 0 never moves the weight (stopping)", m["zero_input_weight_change"], 0.0),
+        c.below("a negative input reverses the update: the weight goes negative, towards "
+                "goal/input", m["negative_input_final_weight"], 0.0),
+        c.below("the measured per-step factor |e₁/e₀| is |1 − α·input²| (max abs error)",
+                m["shrink_factor_max_abs_error"], 1e-12),
+        c.fact("the measured divergence boundary brackets 2/input² within one α grid step, "
+               "for every nonzero input whose boundary lies in the grid",
+               m["boundary_bracketed_fraction"], f"= 1 over {tested} inputs",
+               m["boundary_bracketed_fraction"] == 1.0 and tested > 0),
+        c.close("leverage: d pred/dw (jax.grad of the model) is the input (max abs difference)",
+                lev["dpred_dw_minus_input_max_abs"], 0.0),
+        c.below("α = 1/input² is the exact correction −error/input: one step lands on the "
+                "goal (max |pred − goal| after it)",
+                lev["one_step_at_alpha_1_over_input2_max_abs_error"], 1e-14),
+        c.close(f"GD's step / the exact step is α·input²: at input 3 with α = {cfg['alpha']:g} "
+                f"it is {cfg['alpha'] * 9:g}× too long", lev["gd_over_exact_step_at_largest_input"],
+                cfg["alpha"] * 9, rtol=1e-12),
+        c.below("several inputs: the gradient step (α = 1/‖input‖²) is the minimum-norm "
+                "change of the weights (NumPy lstsq; max abs difference)",
+                lev["multi_step_minus_min_norm_max_abs"], 1e-15),
+        c.fact("normalisation: each one's best α lies strictly inside the α grid",
+               [norm["normalised_best_inside"], norm["raw_best_inside"]], "both inside",
+               bool(norm["normalised_best_inside"] and norm["raw_best_inside"])),
+        c.above(f"normalisation: a feature {cfg['feature_scale']:g}× larger makes κ ≈ "
+                f"{cfg['feature_scale']:g}²; even at its best α the raw neuron needs > 10× the "
+                f"steps of the normalised one (steps ratio)",
+                norm["steps_ratio_raw_over_normalised"], 10.0),
+    ]
 
 
 def plot(result: dict) -> dict:
@@ -212,16 +404,17 @@ def plot(result: dict) -> dict:
     ax.plot([], [], label="closed form (1 − α·input²)^(2t)·error₀", **plotting.THEORY)
     ax.set(xlabel="iteration", ylabel="error = (pred − goal)²",
            title="gradient descent: converge, diverge, converge again")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=1)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=1)
     ax = axes[0, 1]
     hot = plotting.array(s["hot_and_cold"]["error"])
     gd = plotting.array(s["book"][0]["error"])
-    ax.semilogy(np.arange(len(hot)), hot, label="hot and cold, step 0.001 (2 probes/step)")
-    ax.semilogy(np.arange(len(gd)), gd, "o-", markersize=3,
-                label="gradient descent, α = 1 (1 gradient/step)")
-    ax.set(xlabel="iteration", ylabel="error = (pred − goal)²",
-           title=f"hot and cold needs {len(hot)} iterations")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16))
+    ax.loglog(np.arange(1, len(hot) + 1), hot, label="hot and cold, step 0.001 (2 probes/step)")
+    ax.loglog(np.arange(1, len(gd) + 1), gd, "o-", markersize=3,
+              label="gradient descent, α = 1 (1 gradient/step)")
+    ax.set(xlabel="iteration (log scale)", ylabel="error = (pred − goal)²",
+           title=f"hot and cold needs {len(hot)} iterations, GD {len(gd)}")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22))
     figures["book_runs"] = fig
 
     eff = s["effects"]
@@ -236,6 +429,7 @@ def plot(result: dict) -> dict:
             ax.axhline(goal_w, color=line.get_color(), linewidth=0.8, linestyle=":")
     ax.set(xlabel="iteration", ylabel="weight",
            title="input 0 stops; input < 0 reverses\n(dotted: the optimum goal/input)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend()
     ax = axes[0, 1]
     xs = plotting.array(eff["scale_inputs"])
@@ -243,7 +437,11 @@ def plot(result: dict) -> dict:
             **plotting.THEORY)
     ax.plot(xs, plotting.array(eff["measured_factor"]), "o", label="measured |e₁ / e₀|")
     ax.axhline(1, color="#D55E00", linewidth=1, label="1: beyond it the error grows")
-    ax.axvline(np.sqrt(2 / result["config"]["alpha"]), color="0.5", linewidth=0.8, linestyle=":")
+    alpha = result["config"]["alpha"]
+    ax.axvline(np.sqrt(2 / alpha), color="0.5", linewidth=0.8, linestyle=":")
+    ax.annotate("α = 1/input²: factor 0,\none step lands on the goal", xy=(1 / np.sqrt(alpha), 0),
+                xytext=(0.15, 0.55), textcoords="axes fraction", fontsize=8,
+                arrowprops={"arrowstyle": "->", "color": "0.3"})
     ax.set(xlabel="input", ylabel="factor on pred − goal per step",
            title="bigger input, bigger step (α = 1):\nbeyond input = √2 the error grows")
     ax.legend()
@@ -256,24 +454,99 @@ def plot(result: dict) -> dict:
                                 "measured on a grid (colours) vs theory α = 2/input² (line)",
                                 width=7.0, height=5.0)
     ax = axes[0, 0]
-    from matplotlib.colors import ListedColormap
-
     cmap = ListedColormap(["#D55E00", "0.85", "#56B4E9"])
     ax.pcolormesh(inputs, alphas, outcome.T, cmap=cmap, vmin=-1, vmax=1, shading="nearest")
     xs = np.linspace(inputs.min(), inputs.max(), 600)
     xs = xs[np.abs(xs) > 1e-9]
     ax.plot(xs, 2 / xs**2, color="k", linewidth=1.6, label="theory: α = 2 / input²")
+    ax.plot(xs, 1 / xs**2, color="k", linewidth=1.0, linestyle="--",
+            label="α = 1 / input²: exact in one step")
     ax.set_yscale("log")
     ax.set_ylim(alphas.min(), alphas.max())
     ax.set(xlabel="input", ylabel="learning rate α (log scale)")
-    from matplotlib.patches import Patch
-
     ax.legend(handles=[Patch(color="#56B4E9", label="converges"),
                        Patch(color="#D55E00", label="diverges"),
                        Patch(color="0.85", label="never moves (input 0)"),
                        *ax.get_legend_handles_labels()[0]], loc="upper right", frameon=True)
     figures["stability_map"] = fig
+    figures["leverage"] = _plot_leverage(result)
     return figures
+
+
+def _plot_leverage(result: dict):
+    lev, norm = result["series"]["leverage"], result["series"]["normalisation"]
+    cfg = result["config"]
+    fig, axes = plotting.figure(2, 2, title="Why does a big input give a big update, and why "
+                                "does it overshoot?", width=10.5, height=8.0)
+    ax = axes[0, 0]
+    dw = np.linspace(-0.3, 0.3, 3)
+    for x in (0.5, 1.0, 2.0):
+        ax.plot(dw, x * dw, label=f"input {x:g}: Δpred = {x:g}·Δw")
+    ax.set(xlabel="change of the weight Δw", ylabel="change of the prediction Δpred",
+           title="leverage: the input is d pred/dw, so the gradient\n"
+           "(pred − goal)·input credits each weight by its leverage")
+    ax.legend(loc="upper left")
+
+    ax = axes[0, 1]
+    x = plotting.array(lev["plane_inputs"])
+    mn, step = plotting.array(lev["plane_min_norm"]), plotting.array(lev["plane_gd_step"])
+    delta = cfg["goal"]
+    t = np.linspace(-1.5, 1.5, 3)
+    direction = np.array([-x[1], x[0]]) / np.linalg.norm(x)
+    line = mn[None, :] + t[:, None] * direction[None, :]
+    ax.plot(line[:, 0], line[:, 1], color="0.4",
+            label=f"all Δw with Δpred = {delta:g} ({x[0]:g}·Δw₁ + {x[1]:g}·Δw₂)")
+    circle = np.linspace(0, 2 * np.pi, 200)
+    r = np.linalg.norm(mn)
+    ax.plot(r * np.cos(circle), r * np.sin(circle), ":", color="0.6",
+            label="smallest ‖Δw‖ that reaches it")
+    ax.annotate("", xy=step, xytext=(0, 0), arrowprops={"arrowstyle": "->", "color": "#0072B2",
+                                                        "linewidth": 2})
+    ax.plot(*step, "o", color="#0072B2", label="gradient step, α = 1/‖input‖²")
+    ax.plot(*mn, "x", color="#D55E00", markersize=10, label="minimum norm (NumPy lstsq)")
+    ax.set_aspect("equal")
+    ax.set(xlim=(-0.8, 0.8), ylim=(-0.45, 0.75), xlabel=f"Δw₁ (input {x[0]:g})",
+           ylabel=f"Δw₂ (input {x[1]:g})",
+           title="several inputs: the update ∝ input is the\nsmallest change of the weights")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=7.5, ncols=2)
+
+    ax = axes[1, 0]
+    inputs = plotting.array(lev["inputs"])
+    ratio = plotting.array(lev["gd_step"]) / plotting.array(lev["exact_step"])
+    fine = np.linspace(0.2, 3.05, 200)
+    alpha = cfg["alpha"]
+    ax.axhspan(2, 20, color="#D55E00", alpha=0.12, label="> 2: overshoots more, diverges")
+    ax.axhspan(1, 2, color="#E69F00", alpha=0.12, label="1–2: overshoots, converges")
+    ax.axhspan(0.01, 1, color="#56B4E9", alpha=0.12, label="< 1: undershoots")
+    ax.loglog(fine, alpha * fine**2, label=f"theory α·input² (α = {alpha:g})", **plotting.THEORY)
+    ax.loglog(inputs, ratio, "o", color="#0072B2", label="measured GD step / exact step")
+    ax.axvline(1 / np.sqrt(alpha), color="0.3", linewidth=0.8, linestyle=":")
+    ax.text(1 / np.sqrt(alpha) * 1.05, 0.02, "α = 1/input²:\nexact, factor 0", fontsize=8)
+    ax.set_xticks([0.25, 0.5, 1, 2, 3], ["0.25", "0.5", "1", "2", "3"])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set(ylim=(0.01, 20), xlabel="input (log)", ylabel="GD step / exact step −error/input",
+           title="the exact correction is −error/input, GD's is\n−α·error·input: "
+           "α carries units of 1/input²")
+    ax.legend(loc="upper left", fontsize=7.5, frameon=True)
+
+    ax = axes[1, 1]
+    loss = plotting.array(norm["loss"]) / norm["initial_loss"]
+    for name, i, color in (("normalised", 0, "#009E73"), ("raw", 1, "#D55E00")):
+        info = norm[name]
+        curve = loss[i, info["best_index"]]
+        steps = info["best_steps"]
+        label = (f"{name} (κ = {info['kappa']:.3g}), its best α = {info['best_alpha']:.3g}: "
+                 f"{steps:.0f} steps" if steps is not None else f"{name}: never")
+        ax.semilogy(np.arange(len(curve)), curve, color=color, label=label)
+    ax.axhline(cfg["feature_target"], label="target", **plotting.THEORY)
+    ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlim(0, loss.shape[-1])
+    ax.set_ylim(cfg["feature_target"] / 100, 2)
+    ax.set(xlabel="step (linear to 10, then log)", ylabel="loss / initial loss (log)",
+           title=f"why inputs are normalised: one feature {cfg['feature_scale']:g}× larger,"
+           "\none α for both weights (2 inputs, 1 neuron)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=7.5)
+    return fig
 
 
 if __name__ == "__main__":
