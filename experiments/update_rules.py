@@ -7,21 +7,25 @@ fixed-size steps are ``sign_descent``) and runs through the same ``train.run``:
 * w + η·g is gradient *ascent*: on f(w) = (w − w*)², w − w* grows by 1 + 2η per step.
 * w ← w·g is a map whose fixed points are 0 and w* + ½, not w*: started *at* the
   minimum (g = 0) it jumps to 0; from (−½, w* + ½) it settles at 0, elsewhere it explodes.
+* "Multiply" has one legitimate reading: the multiplicative (exponentiated-gradient)
+  update w ← w·exp(−η·g) for positive weights (``exponentiated_gradient``), gradient
+  descent on log w. It keeps weights positive, stays at the minimum (exp(0) = 1) and
+  shrinks w − w* by 1 − 2η·w* per step near w*.
 * w − η·g shrinks w − w* by 1 − 2η per step and stops where g = 0.
-* w ← w − s·sign(g) moves exactly s every step: from 0.833 towards 0.437 with s = 0.01
-  it overshoots after 40 steps and then bounces between 0.433 and 0.443 forever,
-  while a step proportional to the gradient slows down as it arrives. The floor is the
-  step size itself (the "hot and cold" problem in another form).
+* w ← w − s·sign(g) moves exactly s every step: from 0.833 towards 0.437 it walks,
+  overshoots, and then bounces around the optimum forever at a distance set by s, while
+  a step proportional to the gradient slows down as it arrives. That bounce is
+  fixed-step overshoot, not an exploding gradient: the gradient is many times smaller
+  while it bounces than at the start. The floor is the step size itself (the "hot and
+  cold" problem in another form).
 
 Run:    gdlab run update_rules      (or: python experiments/update_rules.py --help)
 Writes: results/update_rules/result.json, rules.png, fixed_steps.png
-Expect: ~15 s on a 2-core CPU. 1-D, η = 0.1: add climbs by 1.2 per step (= 1 + 2η) to
-        w = 582; multiply sends the minimum to exactly 0 and ends near 0 (loss 0.19 = w*²);
-        subtract is 5e-5 from w* after 40 steps. Sign steps of 0.01 pass w* at step 40,
-        then stay 0.004 and 0.006 from it forever; over 50 step sizes the floor equals the
-        closed form to 1e-14, no iterate gets closer, every move is exactly s.
+The measured numbers are the claims in results/update_rules/result.json (`gdlab list`).
 """
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 import jax.numpy as jnp
@@ -38,6 +42,9 @@ class Config:
     learning_rate: float = 0.1  # η for w + η·g and w − η·g in 1-D (limit 1)
     rule_steps: int = 40  # steps of the rule comparison
     multiply_starts: tuple[float, ...] = (-0.7, -0.3, 0.2, 0.437, 0.833, 1.0)  # w0 for w·g
+    # w ← w·exp(−η·g) for positive weights, from these positive starts
+    exp_starts: tuple[float, ...] = (0.02, 0.2, 0.437, 0.833, 2.0)
+    exp_steps: int = 200  # enough for 1 − 2η·w* ≈ 0.91 per step to reach 1e-6
     # 2-D: ½(w − w*)ᵀA(w − w*), A with eigenvalues (0.5, 1) rotated by `angle`.
     optimum_2d: tuple[float, float] = (1.0, 0.5)
     start_2d: tuple[float, float] = (2.0, -1.0)
@@ -45,6 +52,7 @@ class Config:
     angle_2d: float = 0.5  # radians
     learning_rate_2d: float = 0.5  # η in 2-D (limit 2/λ_max = 2)
     extra_start_2d: tuple[float, float] = (-0.5, 1.5)  # a start from which w·g explodes
+    exp_start_2d: tuple[float, float] = (2.0, 0.1)  # a positive start for w·exp(−η·g)
     # Fixed-size steps w ← w − s·sign(g) against w ← w − η·g.
     sign_step: float = 0.01  # s
     gd_rate: float = 0.05  # η of the proportional step (factor 1 − 2η = 0.9)
@@ -56,10 +64,23 @@ class Config:
     tail: int = 100  # the last `tail` iterates measure where a run ends up
 
 
-QUICK = {"sweep_num_steps": 12, "sweep_iterations": 500, "rule_steps": 20}
+QUICK = {"sweep_num_steps": 12, "sweep_iterations": 500}
 
 
 def _check(config: Config) -> None:
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        for v in value if isinstance(value, tuple) else (value,):
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(f"{field.name} must be finite, got {value!r}")
+    if not config.exp_starts or min(config.exp_starts) <= 0 or min(config.exp_start_2d) <= 0:
+        raise ValueError("exp_starts and exp_start_2d must be positive (w·exp(−η·g) is an "
+                         "update for positive weights)")
+    if config.optimum <= 0 or min(config.optimum_2d) <= 0:
+        raise ValueError("optimum and optimum_2d must be positive (so that the positive "
+                         "weights of w·exp(−η·g) can reach them)")
+    if not config.multiply_starts or config.exp_steps < 10:
+        raise ValueError("multiply_starts must not be empty; exp_steps must be >= 10")
     if config.sign_step <= 0 or config.learning_rate <= 0 or config.gd_rate <= 0:
         raise ValueError("sign_step, learning_rate and gd_rate must be > 0")
     if not 0 < config.sweep_min_step < config.sweep_max_step:
@@ -79,7 +100,8 @@ def _run(loss, start, optimizer, steps):
     params = np.array(traj.params, dtype=np.float64)  # a writable copy
     if traj.diverged_at is not None:
         params[traj.diverged_at:] = np.nan
-    return {"w": params, "loss": np.asarray(traj.loss), "status": traj.status}
+    return {"w": params, "loss": np.asarray(traj.loss), "grad_norm": np.asarray(traj.grad_norm),
+            "status": traj.status}
 
 
 def rules_1d(config: Config) -> dict:
@@ -89,15 +111,23 @@ def rules_1d(config: Config) -> dict:
     rules = {
         "add": gdlab.optimizers.make("add_gradient", learning_rate=config.learning_rate),
         "multiply": gdlab.optimizers.make("multiply_gradient"),
+        "exp_multiply": gdlab.optimizers.make("exponentiated_gradient",
+                                              learning_rate=config.learning_rate),
         "subtract": gdlab.optimizers.make("sgd", learning_rate=config.learning_rate),
     }
     runs = {name: _run(loss, config.start, opt, config.rule_steps) for name, opt in rules.items()}
     starts = {w0: _run(loss, w0, rules["multiply"], config.rule_steps)
               for w0 in config.multiply_starts}
+    exp_runs = [{"start": w0, **_run(loss, w0, rules["exp_multiply"], config.exp_steps)}
+                for w0 in config.exp_starts]
     add = runs["add"]["w"] - optimum
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exp_factor = [np.abs((r["w"][1:] - optimum) / (r["w"][:-1] - optimum)) for r in exp_runs
+                      if r["start"] != optimum]
     return {"runs": runs, "multiply_starts": [
         {"start": w0, **r} for w0, r in starts.items()
-    ], "add_growth": np.abs(add[1:] / add[:-1])}
+    ], "add_growth": np.abs(add[1:] / add[:-1]), "exp_starts": exp_runs,
+        "exp_factor": exp_factor, "exp_factor_theory": 1 - 2 * config.learning_rate * optimum}
 
 
 def rules_2d(config: Config) -> dict:
@@ -116,6 +146,8 @@ def rules_2d(config: Config) -> dict:
             for name, opt in rules.items()}
     runs["multiply_other_start"] = _run(problem.loss, config.extra_start_2d, rules["multiply"],
                                         config.rule_steps)
+    runs["exp_multiply"] = _run(problem.loss, config.exp_start_2d, gdlab.optimizers.make(
+        "exponentiated_gradient", learning_rate=eta), config.exp_steps)
     return {"runs": runs, "optimum": optimum, "A": A, "fmin": problem.fmin}
 
 
@@ -190,6 +222,7 @@ def run(config: Config) -> dict:
             for name, r in r2.items()
         },
         "rules_2d_multiply_final_w": [float(v) for v in r2["multiply"]["w"][-1]],
+        "exp": _exp_metrics(one, two, config),
         "sign_step": config.sign_step,
         "sign_first_pass_step": int(np.argmax(fixed["sign"]["w"] < config.optimum)),
         "sign_first_pass_step_theory": arrival,
@@ -197,6 +230,12 @@ def run(config: Config) -> dict:
                                       float(sign_err[arrival:].max())],
         "sign_errors_after_arrival_theory": [near, far],
         "gd_final_error": float(abs(fixed["gd"]["w"][-1] - config.optimum)),
+        "gd_final_error_theory": abs(config.start - config.optimum)
+        * abs(1 - 2 * config.gd_rate) ** config.fixed_steps,
+        "sign_grad_norm_at_start": float(fixed["sign"]["grad_norm"][0]),
+        "sign_grad_norm_max_after_arrival": float(np.max(fixed["sign"]["grad_norm"][arrival:])),
+        "sign_grad_norm_max_over_start": float(np.max(fixed["sign"]["grad_norm"])
+                                               / fixed["sign"]["grad_norm"][0]),
         "sweep_step_sizes": len(fixed["step_sizes"]),
         "sweep_floor_minus_closed_form_max_abs": float(np.max(np.abs(
             fixed["tail_min_error"] - fixed["theory_near"]))),
@@ -207,27 +246,118 @@ def run(config: Config) -> dict:
     return {"metrics": metrics, "series": {"rules_1d": one, "rules_2d": two, "fixed": fixed}}
 
 
+def _exp_metrics(one: dict, two: dict, config: Config) -> dict:
+    """w ← w·exp(−η·g): positivity, arrival, the factor near w*, the 2-D run."""
+    runs, optimum = one["exp_starts"], config.optimum
+    main = next((r for r in runs if r["start"] == config.start), runs[-1])
+    error = np.abs(main["w"] - optimum)
+    near = int(np.argmax(error < 1e-4))  # close enough that the map is linear (to 1e-4)
+    at_min = [r for r in runs if r["start"] == optimum]
+    w2 = two["runs"]["exp_multiply"]
+    return {
+        "starts": [r["start"] for r in runs],
+        "min_w_over_all_starts": float(min(np.nanmin(r["w"]) for r in runs)),
+        "all_ok": all(r["status"] == "ok" for r in runs),
+        "final_error_max": float(max(abs(r["w"][-1] - optimum) for r in runs)),
+        "moves_from_the_minimum": float(np.max(np.abs(at_min[0]["w"] - optimum)))
+        if at_min else None,
+        "factor_near_optimum": float(error[near + 1] / error[near]) if near else None,
+        "factor_theory_1-2eta_w*": 1 - 2 * config.learning_rate * optimum,
+        "final_loss_minus_fmin_2d": None if w2["status"] == "diverged"
+        else float(w2["loss"][-1] - two["fmin"]),
+        "min_w_2d": float(np.nanmin(w2["w"])),
+    }
+
+
+def claims(result: dict) -> list[dict]:
+    from gdlab import claims as c
+
+    m, cfg = result["metrics"], result["config"]
+    eta, opt = cfg["learning_rate"], cfg["optimum"]
+    r1, ex = m["rules_1d"], m["exp"]
+    by_start = m["multiply_final_w_by_start"]
+    inside = [w0 for w0 in cfg["multiply_starts"] if -0.5 < w0 < opt + 0.5]
+    mult_right = all((by_start[f"w0_{w0:g}"] is not None and abs(by_start[f"w0_{w0:g}"]) < 1e-3)
+                     == (w0 in inside) for w0 in cfg["multiply_starts"])
+    near, far = m["sign_errors_after_arrival_theory"]
+    return [
+        c.close("w + η·g climbs: w − w* grows by 1 + 2η per step (median measured factor)",
+                m["add_growth_per_step_measured"], 1 + 2 * eta, rtol=1e-9),
+        c.close("w ← w·g started at the minimum (g = 0) jumps to 0",
+                m["multiply_from_the_minimum_first_step"], 0.0),
+        c.fact(f"w ← w·g ends near 0 (|w| < 1e-3) from starts in (−½, w* + ½) and "
+               f"explodes from the others, after {cfg['rule_steps']} steps", by_start,
+               "→ 0 iff −½ < w₀ < w* + ½", mult_right),
+        c.below("w ← w·g on the 2-D quadratic also ends at the origin, not the minimum "
+                "(max |w|)", max(abs(v) for v in m["rules_2d_multiply_final_w"]), 1e-6),
+        c.close(f"w − η·g: |w − w*| after {cfg['fixed_steps']} steps of η = {cfg['gd_rate']:g} "
+                f"is (1 − 2η)^t·|w₀ − w*|", m["gd_final_error"], m["gd_final_error_theory"],
+                rtol=1e-6),
+        c.close(f"w − η·g from {cfg['start']:g}: |w − w*| after {cfg['rule_steps']} steps of "
+                f"η = {eta:g} is (1 − 2η)^t·|w₀ − w*|", abs(r1["subtract"]["final_w"] - opt),
+                abs(cfg["start"] - opt) * (1 - 2 * eta) ** cfg["rule_steps"], rtol=1e-6),
+        c.above("w ← w·exp(−η·g) keeps every weight positive (smallest w over all runs)",
+                ex["min_w_over_all_starts"], 0.0),
+        c.below(f"w ← w·exp(−η·g) reaches w* from every positive start (max |w − w*| after "
+                f"{cfg['exp_steps']} steps)", ex["final_error_max"], 1e-6),
+        c.close("w ← w·exp(−η·g) started at the minimum stays there (max |w − w*|)",
+                ex["moves_from_the_minimum"], 0.0, atol=1e-15),
+        c.close("w ← w·exp(−η·g) shrinks w − w* by 1 − 2η·w* per step near w*",
+                ex["factor_near_optimum"], ex["factor_theory_1-2eta_w*"], rtol=1e-3),
+        c.below("w ← w·exp(−η·g) from a positive 2-D start reaches the minimum (f − f*)",
+                ex["final_loss_minus_fmin_2d"], 1e-10),
+        c.close(f"sign steps of {cfg['sign_step']:g} first pass w* at the closed-form step",
+                m["sign_first_pass_step"], m["sign_first_pass_step_theory"]),
+        c.close("after that they stay at the closed-form distances min(r, s − r) from w* "
+                "(nearest)", m["sign_errors_after_arrival"][0], near, atol=1e-12),
+        c.close("... and max(r, s − r) (farthest), forever", m["sign_errors_after_arrival"][1],
+                far, atol=1e-12),
+        c.below("0.833 → 0.437 bouncing is fixed-step overshoot, not an exploding gradient: "
+                "the largest |g| while bouncing / |g| at the start",
+                m["sign_grad_norm_max_after_arrival"] / m["sign_grad_norm_at_start"], 0.1),
+        c.close("the gradient never grows along the sign-step run (max |g| / |g₀|)",
+                m["sign_grad_norm_max_over_start"], 1.0, atol=1e-12),
+        c.below(f"over {m['sweep_step_sizes']} step sizes s the floor is the closed form "
+                f"min(r, s − r) (max abs error)", m["sweep_floor_minus_closed_form_max_abs"],
+                1e-12),
+        c.close("no iterate ever gets closer than the closed form allows (count)",
+                m["sweep_closer_than_closed_form_count"], 0),
+        c.below("every move has length s exactly (max abs error)",
+                m["sweep_move_minus_step_max_abs"], 1e-12),
+    ]
+
+
 # --------------------------------------------------------------------------- figures
 
-LABELS = {"add": "w + η·g (add)", "multiply": "w·g (multiply)", "subtract": "w − η·g (subtract)"}
+LABELS = {"add": "w + η·g (add)", "multiply": "w·g (multiply)",
+          "exp_multiply": "w·exp(−η·g) (multiplicative, w > 0)",
+          "subtract": "w − η·g (subtract)", "multiply_other_start": "w·g from another start"}
+COLORS = {"add": "#D55E00", "multiply": "#CC79A7", "exp_multiply": "#E69F00",
+          "subtract": "#0072B2", "multiply_other_start": "#56B4E9"}
+
+
+def _below(ax, ncols: int = 1) -> None:
+    """The legend under the panel: it never covers data."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize=7.5, ncols=ncols)
 
 
 def _plot_rules(result) -> object:
     cfg = result["config"]
     s1, s2 = result["series"]["rules_1d"], result["series"]["rules_2d"]
-    fig, axes = plotting.figure(2, 2, title="Add, multiply or subtract the gradient? "
-                                "Only w − η·g goes down and stays at the minimum",
-                                width=10.5, height=7.8)
+    fig, axes = plotting.figure(2, 3, title="Add, multiply or subtract the gradient? "
+                                "w − η·g and, for positive weights, w·exp(−η·g) go down "
+                                "and stay at the minimum", width=14.5, height=9.6)
     ax = axes[0, 0]
     for name, r in s1["runs"].items():
         w = plotting.array(r["w"])
-        ax.plot(np.arange(len(w)), w, "o-", markersize=2.5, label=LABELS[name])
+        ax.plot(np.arange(len(w)), w, "o-", markersize=2.5, label=LABELS[name],
+                color=COLORS[name])
     ax.axhline(cfg["optimum"], label=f"minimum w* = {cfg['optimum']:g}", **plotting.THEORY)
     ax.set_yscale("symlog", linthresh=1)
     ax.set_ylim(-1.5, 1e4)
     ax.set(xlabel="step", ylabel="w (symlog)", title=f"f(w) = (w − w*)² from w₀ = "
            f"{cfg['start']:g}, η = {cfg['learning_rate']:g}")
-    ax.legend(loc="upper left")
+    _below(ax, 2)
 
     ax = axes[0, 1]
     for r in s1["multiply_starts"]:
@@ -242,7 +372,17 @@ def _plot_rules(result) -> object:
     ax.set_ylim(-1.5, 1e4)  # exploding runs leave through the top
     ax.set(xlabel="step", ylabel="w (symlog)",
            title="w ← w·g from several starts: 0 or ∞, never w*")
-    ax.legend(loc="upper right", fontsize=7.5, ncols=2)
+    _below(ax, 2)
+
+    ax = axes[0, 2]
+    for r in s1["exp_starts"]:
+        w = plotting.array(r["w"])
+        ax.plot(np.arange(len(w)), w, linewidth=1.3, label=f"w₀ = {r['start']:g}")
+    ax.axhline(cfg["optimum"], label="minimum w*", **plotting.THEORY)
+    ax.set_yscale("log")
+    ax.set(xlabel="step", ylabel="w (log)", title="w ← w·exp(−η·g), η = "
+           f"{cfg['learning_rate']:g}: positive weights\nstay positive and settle at w*")
+    _below(ax, 3)
 
     ax = axes[1, 0]
     A = plotting.array(s2["A"])
@@ -254,7 +394,6 @@ def _plot_rules(result) -> object:
 
     domain = ((-1.5, 3.0), (-2.0, 2.5))
     plotting.contour(ax, f, domain)
-    names = {**LABELS, "multiply_other_start": "w·g from another start"}
     lo, hi = np.array([d[0] for d in domain]), np.array([d[1] for d in domain])
     for name, r in s2["runs"].items():
         w = plotting.array(r["w"])
@@ -262,21 +401,38 @@ def _plot_rules(result) -> object:
         out = np.nonzero(~np.all((w >= lo) & (w <= hi), axis=1))[0]
         shown = w if out.size == 0 else w[: out[0] + 1]
         ax.plot(shown[:, 0], shown[:, 1], "o-", markersize=2.5, linewidth=1,
-                label=names[name] + ("" if out.size == 0 else " (leaves)"))
+                color=COLORS[name], label=LABELS[name] + ("" if out.size == 0 else " (leaves)"))
     ax.plot(*opt, "k*", markersize=10, label="minimum")
     ax.plot(0, 0, "kx", markersize=7, label="origin")
     ax.set(xlabel="w₁", ylabel="w₂", title=f"a rotated 2-D quadratic, η = "
            f"{cfg['learning_rate_2d']:g}")
-    ax.legend(loc="lower left", fontsize=7.5, frameon=True)
+    _below(ax, 2)
 
     ax = axes[1, 1]
     for name, r in s2["runs"].items():
         gap = plotting.array(r["loss"]) - s2["fmin"]
-        ax.semilogy(np.arange(len(gap)), gap, "o-", markersize=2.5, label=names[name])
+        ax.semilogy(np.arange(len(gap)), gap, "o-", markersize=2, linewidth=1,
+                    color=COLORS[name], label=LABELS[name])
     ax.set_ylim(1e-12, 1e8)  # exploding runs leave through the top
+    ax.set_xlim(0, 2 * cfg["rule_steps"])
     ax.set(xlabel="step", ylabel="f(w) − f(w*) (log)",
            title="2-D: the loss gap per rule")
-    ax.legend(loc="center right", fontsize=7.5)
+    _below(ax, 2)
+
+    ax = axes[1, 2]
+    theory = s1["exp_factor_theory"]
+    for r, factor in zip([r for r in s1["exp_starts"] if r["start"] != cfg["optimum"]],
+                         s1["exp_factor"], strict=True):
+        factor = plotting.array(factor)
+        ax.plot(np.arange(1, len(factor) + 1), factor, linewidth=1.2,
+                label=f"w₀ = {r['start']:g}")
+    ax.axhline(theory, label=f"theory near w*: 1 − 2η·w* = {theory:.3f}", **plotting.THEORY)
+    ax.axhline(1 - 2 * cfg["learning_rate"], color="#0072B2", linewidth=0.9, linestyle=":",
+               label=f"w − η·g for comparison: 1 − 2η = {1 - 2 * cfg['learning_rate']:.2f}")
+    ax.set_ylim(0.5, 1.05)
+    ax.set(xlabel="step", ylabel="|w_(t+1) − w*| / |w_t − w*|",
+           title="w·exp(−η·g): measured factor per step")
+    _below(ax, 2)
     return fig
 
 
@@ -312,7 +468,14 @@ def _plot_fixed(result) -> object:
     ax.axhline(near, color="#D55E00", linewidth=0.8, linestyle=":",
                label=f"closed-form floor {near:.3g} / {far:.3g}")
     ax.axhline(far, color="#D55E00", linewidth=0.8, linestyle=":")
-    ax.set(xlabel="step", ylabel="|w − w*| (log)", title="error: a floor vs a geometric decay")
+    grad = plotting.array(s["sign"]["grad_norm"])
+    ax.semilogy(t[: len(grad)], grad, color="#009E73", linewidth=1, linestyle="-.",
+                label="|g| along the sign steps: it shrinks")
+    ax.axhline(cfg["sign_step"], color="#009E73", linewidth=0.8,
+               label=f"the sign step's length s = {cfg['sign_step']:g}: it does not")
+    ax.set(xlabel="step", ylabel="|w − w*|, |g| (log)",
+           title="overshoot from a fixed step, not an exploding\ngradient: "
+           "a floor vs a geometric decay")
     ax.legend(loc="lower left", fontsize=7.5)
 
     ax = axes[0, 2]

@@ -18,6 +18,7 @@ names exactly as optax spells them::
     hot_and_cold        u_i = ∓s by probing f(w ± s e_i)       (no gradient at all)
     add_gradient        u = +η g                              (wrong: climbs the loss)
     multiply_gradient   w ← w ⊙ g, i.e. u = w ⊙ g − w          (wrong: moves off the minimum)
+    exponentiated_gradient  w ← w ⊙ exp(−η g)                 (right, for positive weights)
 
 and the solvers of ``gdlab.solvers``, registered under the same roof::
 
@@ -156,6 +157,28 @@ def multiply_gradient() -> optax.GradientTransformation:
     return replace_by_product()
 
 
+def exponentiated_gradient(learning_rate) -> optax.GradientTransformation:
+    """Multiply, done right: w ← w ⊙ exp(−η·g), u = w ⊙ (exp(−η·g) − 1).
+
+    The multiplicative (exponentiated-gradient) update of Kivinen & Warmuth (1997):
+    gradient descent on log w with the gradient in w, log w ← log w − η·g (mirror descent
+    with the entropy). A positive weight stays positive, and at the minimum (g = 0) it
+    stays put; near w* > 0 on f(w) = (w − w*)² the error shrinks by 1 − 2η·w* per step.
+    The minus sign lives in ``optax.scale_by_learning_rate`` as everywhere else.
+
+    Example: ``make("exponentiated_gradient", learning_rate=0.1)`` on f(w) = (w − 0.4)²
+    from w = 1 gives w = exp(−0.12) = 0.887, ...
+    """
+
+    def update(updates, params=None):
+        if params is None:
+            raise ValueError("exponentiated_gradient needs params (gdlab.train.run passes "
+                             "them)")
+        return jax.tree.map(lambda u, w: w * jnp.expm1(u), updates, params)
+
+    return optax.chain(optax.scale_by_learning_rate(learning_rate), optax.stateless(update))
+
+
 _FACTORIES: dict[str, Callable[..., optax.GradientTransformation]] = {
     "sgd": sgd,
     "momentum": momentum,
@@ -170,6 +193,7 @@ _FACTORIES: dict[str, Callable[..., optax.GradientTransformation]] = {
     "hot_and_cold": hot_and_cold,
     "add_gradient": add_gradient,
     "multiply_gradient": multiply_gradient,
+    "exponentiated_gradient": exponentiated_gradient,
     "cg_pr": _solvers.cg_pr,
     "cg_fr": _solvers.cg_fr,
     "es": _solvers.evolution_strategy,
