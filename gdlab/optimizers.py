@@ -202,11 +202,6 @@ _FACTORIES: dict[str, Callable[..., optax.GradientTransformation]] = {
 }
 
 
-def register(name: str, factory: Callable[..., optax.GradientTransformation]) -> None:
-    """Add a named optimizer: ``factory(**hyperparameters) -> GradientTransformation``."""
-    _FACTORIES[name] = factory
-
-
 def names() -> list[str]:
     """The optimizer names ``make`` knows, sorted."""
     return sorted(_FACTORIES)
@@ -333,3 +328,27 @@ def resolve(optimizer) -> optax.GradientTransformation:
         f"expected an optimizer name or an optax.GradientTransformation, got {optimizer!r}; "
         f"valid names: {', '.join(names())}"
     )
+
+
+__all__ = [
+    "RANGES",
+    "add_gradient",
+    "check_hyperparameters",
+    "check_value",
+    "exponentiated_gradient",
+    "factory",
+    "hot_and_cold",
+    "hyperparameter_names",
+    "make",
+    "momentum",
+    "multiply_gradient",
+    "names",
+    "nesterov",
+    "normalized_gd",
+    "replace_by_product",
+    "resolve",
+    "scale_by_inverse_norm",
+    "scale_by_sign",
+    "sgd",
+    "sign_descent",
+]

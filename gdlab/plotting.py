@@ -140,3 +140,19 @@ def diverged_strip(strip, rows, *, title: str = "diverged") -> None:
     strip.tick_params(axis="x", labelbottom=False, length=0)
     strip.grid(False)
     strip.set_title(title, fontsize=8.5, loc="left")
+
+
+__all__ = [
+    "COLORS",
+    "DIVERGED",
+    "STYLE",
+    "THEORY",
+    "array",
+    "close",
+    "contour",
+    "diverged_strip",
+    "figure",
+    "finite_limits",
+    "mark_diverged",
+    "style",
+]

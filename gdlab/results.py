@@ -170,19 +170,6 @@ def metadata() -> dict:
     }
 
 
-def save(directory, result: dict, figures: dict | None = None) -> list[Path]:
-    """Write ``result.json`` and ``<name>.png`` for each figure into ``directory``."""
-    directory = Path(directory)
-    written = []
-    for name, figure in (figures or {}).items():
-        path = directory / f"{name}.png"
-        save_figure(path, figure)
-        written.append(path)
-    write_json(directory / RESULT_FILE, result)
-    written.append(directory / RESULT_FILE)
-    return written
-
-
 def load(path) -> dict:
     """Load a result from its folder or its ``result.json`` path."""
     path = Path(path)
@@ -250,3 +237,18 @@ def replace_folder(directory, write) -> Path:
         if staging.exists() and staging != directory:
             shutil.rmtree(staging, ignore_errors=True)
     return directory
+
+
+__all__ = [
+    "RESULT_FILE",
+    "clean_stale_temporaries",
+    "load",
+    "metadata",
+    "read_json",
+    "replace_folder",
+    "save_figure",
+    "to_jsonable",
+    "write_bytes",
+    "write_json",
+    "write_text",
+]
