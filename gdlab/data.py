@@ -8,17 +8,16 @@ are balanced. It is small enough to train on a laptop CPU in seconds, yet models
 separate clearly: the paper reports roughly 32% test accuracy for logistic
 regression, 68% for an MLP and 94% for a CNN.
 
-This is the one library module that writes a file: its cache (``.npz``, written
-atomically: a temporary file, then ``os.replace``).
+The cache (``.npz``) is written through ``gdlab.results`` like every file gdlab writes:
+atomically, a temporary file and then a rename.
 """
 
-import contextlib
 import hashlib
 import importlib.metadata
+import io
 import json
 import os
 import random
-import tempfile
 import warnings
 import zipfile
 
@@ -74,20 +73,14 @@ def _load(path: str, expected: dict[str, tuple]) -> dict[str, np.ndarray] | None
 
 
 def _save(path: str, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` to ``path`` atomically; warn (do not fail) if we cannot."""
-    directory = os.path.dirname(path)
+    """Write ``arrays`` to ``path`` atomically through ``gdlab.results``; warn (do not
+    fail) if we cannot."""
+    from gdlab import results
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
     try:
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".mnist1d-", suffix=".npz.tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600; a cache may be shared
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        results.write_bytes(path, buffer.getvalue())
     except OSError as e:
         warnings.warn(f"gdlab.data: could not write cache {path}: {e}", stacklevel=3)
 
