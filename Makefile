@@ -11,6 +11,7 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15
+	$(BIN)/python -m pytest -q --doctest-modules gdlab   # the docstring examples run (~1 min)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
