@@ -241,7 +241,7 @@ def normalisation(config: Config) -> dict:
     data = {"x": jnp.asarray(features), "y": jnp.asarray(target)}
 
     def mse(w, data, scale):
-        x = data["x"] * jnp.stack([jnp.ones_like(scale), scale])
+        x = data["x"] * jnp.stack([jnp.ones_like(scale), scale])[None, :]
         return 0.5 * jnp.mean((x @ w - data["y"]) ** 2)
 
     scales = np.array([1.0, config.feature_scale])
