@@ -233,6 +233,10 @@ def format_metrics(metrics: dict, indent: str = "  ") -> str:
     width = max((len(k) for k in flat), default=0)
     lines = []
     for key, value in flat.items():
+        if hasattr(value, "dtype") and getattr(value, "shape", None) == ():
+            value = value.item()  # a NumPy scalar: print it like the Python number
+        if isinstance(value, float) and value != value:  # NaN is never printed as "nan"
+            value = None
         if isinstance(value, float):
             value = f"{value:.6g}"
         elif value is None:

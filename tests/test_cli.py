@@ -159,5 +159,11 @@ def test_script_entry_point_help(lab):
 
 
 def test_format_metrics_never_prints_nan():
-    text = experiment.format_metrics({"a": 1.23456789, "b": None, "c": {"d": 2}})
-    assert "nan" not in text.lower() and "c.d" in text
+    import numpy as np
+
+    text = experiment.format_metrics({"a": 1.23456789, "b": float("nan"), "c": {"d": 2},
+                                      "e": np.float32("nan"), "f": None, "g": float("inf")})
+    assert "nan" not in text.lower() and "c.d" in text and "1.23457" in text
+    lines = dict(line.split(None, 1) for line in text.splitlines())
+    assert lines["b"] == lines["e"] == lines["f"] == "n/a (non-finite)"
+    assert lines["g"] == "inf"  # +inf means "never" (a diverged run): it stays visible

@@ -172,13 +172,21 @@ def test_lbfgs_gets_value_and_value_fn():
 
 
 def test_reduce_on_plateau_sees_the_loss():
+    # f = 1 + x − stop_gradient(x): the value stays 1 (a plateau) while the gradient is 1,
+    # so every SGD step is −0.1·scale and the steps show what the plateau rule did with
+    # the losses train.run handed it. Reference: optax's own loop with value=1.
     opt = optax.chain(optax.sgd(0.1), optax.contrib.reduce_on_plateau(patience=2, factor=0.5))
-    # A constant loss never improves: the scale must fall below 1.
-    traj = train.run(lambda x: 0.0 * x + 1.0, jnp.asarray(1.0), opt, 1)
-    state = opt.init(jnp.asarray(1.0))
-    for _ in range(10):
-        _, state = opt.update(jnp.asarray(0.0), state, jnp.asarray(1.0), value=jnp.asarray(1.0))
-    assert float(state[1].scale) < 1.0 and traj.status == "ok"
+    f = lambda x: 1.0 + x - jax.lax.stop_gradient(x)
+    traj = train.run(f, jnp.asarray(0.0), opt, 12)
+    x, state, expected = jnp.asarray(0.0), opt.init(jnp.asarray(0.0)), [0.0]
+    for _ in range(12):
+        u, state = opt.update(jnp.asarray(1.0), state, x, value=jnp.asarray(1.0))
+        x = x + u
+        expected.append(float(x))
+    np.testing.assert_allclose(traj.params, expected, rtol=1e-12)
+    steps = -np.diff(np.asarray(traj.params))
+    assert steps[0] == pytest.approx(0.1) and steps[-1] <= 0.1 * 0.5**2  # halved twice
+    assert np.all(np.diff(steps) <= 1e-15)  # the scale only ever falls
 
 
 def test_record_params_off():
