@@ -88,17 +88,14 @@ def child_devices(max_points: int):
 
 def child_memory(policy: str):
     import jax
-    import jax.numpy as jnp
     import numpy as np
 
     import gdlab
-    from gdlab import losses, models, train
+    from gdlab import train
     from gdlab.train import _sweep
 
-    d = gdlab.data.mnist1d(seed=0)
-    data = {"x": jnp.asarray(d["x"][:1000]), "y": jnp.asarray(d["y"][:1000])}
-    model = models.mlp([40, 100, 10], "tanh", "xavier", dtype=jnp.float32)
-    loss = losses.objective(model.apply, losses.softmax_cross_entropy)
+    p = gdlab.problems.get("mnist1d_mlp", hidden=100, train_size=1000)
+    data, loss, model = {"x": p.data["x"], "y": p.data["y"]}, p.loss, p.info["model"]
     record = {"all": "all", "every10": 10, "summary": "summary"}[policy]
     lrs = np.geomspace(1e-3, 3.0, 64).astype(np.float32)
     kwargs = dict(data=data, record=record, record_params=policy == "all")
@@ -132,16 +129,13 @@ def child_memory(policy: str):
 def child_grid_memory(points: int):
     """Peak memory of a chunked, summary-only MLP sweep: flat in the grid size."""
     import jax
-    import jax.numpy as jnp
     import numpy as np
 
     import gdlab
-    from gdlab import losses, models, train
+    from gdlab import train
 
-    d = gdlab.data.mnist1d(seed=0)
-    data = {"x": jnp.asarray(d["x"][:GRID_SAMPLES]), "y": jnp.asarray(d["y"][:GRID_SAMPLES])}
-    model = models.mlp([40, 100, 10], "tanh", "xavier", dtype=jnp.float32)
-    loss = losses.objective(model.apply, losses.softmax_cross_entropy)
+    p = gdlab.problems.get("mnist1d_mlp", hidden=100, train_size=GRID_SAMPLES)
+    data, loss, model = {"x": p.data["x"], "y": p.data["y"]}, p.loss, p.info["model"]
     lrs = np.geomspace(1e-3, 3.0, points).astype(np.float32)
     start = time.perf_counter()
     sw = train.sweep(loss, model.init(jax.random.key(0)), "sgd", {"learning_rate": lrs},

@@ -31,7 +31,7 @@ import numpy as np
 import optax
 
 import gdlab
-from gdlab import losses, models, train
+from gdlab import train
 
 NUM_RATES, NUM_STEPS, SIZES = 32, 300, (128, 1024)
 
@@ -57,12 +57,9 @@ class CompileCounter(logging.Handler):
 
 
 def problem(size: int):
-    d = gdlab.data.mnist1d(seed=0)
-    data = {"x": jnp.asarray(d["x"][:size]), "y": jnp.asarray(d["y"][:size])}
-    model = models.mlp([40, 64, 10], "tanh", "xavier", dtype=jnp.float32)
-    params = model.init(jax.random.key(0))
-    loss = losses.objective(model.apply, losses.softmax_cross_entropy)
-    return loss, params, data
+    p = gdlab.problems.get("mnist1d_mlp", hidden=64, train_size=size)
+    data = {"x": p.data["x"], "y": p.data["y"]}
+    return p.loss, p.init(jax.random.key(0)), data
 
 
 def run_gdlab(loss, params, data, lrs):
