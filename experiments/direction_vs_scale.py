@@ -1,34 +1,47 @@
-"""Per-coordinate scaling turns the step away from −g; it pays off only on axis-aligned valleys.
+"""Per-coordinate scaling turns the step away from −g; what it buys is invariance to rescaling
+coordinates one by one, and that pays off only on axis-aligned valleys.
 
 Multiplying a gradient by one number keeps its direction; rescaling coordinates one by
-one does not: g = [10, 20, 40] and [1, 2, 100] are 27.9° apart, and Adam's first step
-sign(g) is 28.1° off −g. Along real runs (an ill-conditioned quadratic, Rosenbrock, an
-MLP on MNIST-1D) we measure cos(update, −g) for SGD (exactly 1), momentum, Adagrad,
-RMSProp, Adam and sign descent. The payoff is scale invariance: multiply the loss by
-1000 and SGD's step grows 1000× (its tuned learning rate shrinks 1000×) while Adam's
-step and tuned learning rate do not move. And per-coordinate scaling is a win only when
-the valley is aligned with the axes: rotate the same quadratic by 45° and it is gone.
+one does not (the seed's g = [10, 20, 40] against [1, 2, 100], Adam's first step sign(g)).
+Along real runs (an ill-conditioned quadratic, Rosenbrock, an MLP on MNIST-1D over several
+initialisations) we measure cos(update, −g) for SGD, normalised GD (both exactly 1),
+momentum, Adagrad, RMSProp, Adam and sign descent.
+
+Invariance to multiplying the loss by c does not need a bent direction: normalised GD,
+u = −η g/‖g‖, keeps −g's direction and its steps ignore c just as Adam's do, while SGD's
+step grows c× (its tuned learning rate shrinks c×). What per-coordinate scaling adds is
+invariance to rescaling *one coordinate's* curvature, the way one big input multiplies its
+weight's curvature by input² (weight_update): Adagrad's, RMSProp's, Adam's and sign
+descent's paths do not move, while SGD and normalised GD, tuned, slow down with the
+condition number. And that is a win only when the valley is aligned with the axes: rotate
+the same quadratic by 45° and, over random starts, the advantage is gone.
 
 Run:    gdlab run direction_vs_scale      (or: python experiments/direction_vs_scale.py --help)
 Writes: results/direction_vs_scale/result.json, seed_example.png, cosine_along_runs.png,
-        scale_invariance.png, axis_aligned_vs_rotated.png
-Expect: ~1 min on a 2-core CPU; angle([10,20,40], [1,2,100]) = 27.9°, sign(g) 28.1°;
-        SGD's cosine is 1 to rounding (1.8e-7 on the float32 MLP); SGD's first step scales
-        exactly ×c, Adam's by 1 ± 1e-6; SGD's tuned learning rate falls ~1000× from c = 1 to
-        c = 1000 (965× on the grid) while Adam's, Adagrad's, RMSProp's and sign descent's stay
-        put. Axis-aligned quadratic: Adagrad 10 steps and RMSProp 30 vs tuned SGD 118; the
-        same quadratic rotated by 45°: Adagrad 110, RMSProp 97, SGD 118 (Adam 117 / 130).
+        scale_invariance.png, coordinate_scaling.png, axis_aligned_vs_rotated.png
+The measured numbers are the claims in results/direction_vs_scale/result.json
+(`gdlab list`); `--seed S` draws other starts and initialisations (seeds S…S+n−1).
 """
 
+import importlib.util
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import gdlab
-from gdlab import compare, gradients, optimizers, plotting
+from gdlab import claims as C
+from gdlab import compare, gradients, optimizers, train
+
+PER_COORDINATE = ("adagrad", "rmsprop", "adam", "sign_descent")
+KEEP_DIRECTION = ("sgd", "normalized_gd")
+ROSENBROCK = gdlab.problems.get("rosenbrock")
+FIXED = {"adagrad": {"initial_accumulator_value": 0.0}}
+"""Adagrad as Duchi et al. write it: the accumulator starts at 0 (optax's default 0.1 is a
+floor on the denominator that no longer scales with the gradient)."""
 
 
 @dataclass(frozen=True)
@@ -39,27 +52,30 @@ class Config:
     spreads: int = 25  # ... times log-uniform factors in [1/r, r], r = 1 … max_spread
     max_spread: float = 1000.0
     trials: int = 200  # random vectors per spread
-    optimizers: tuple[str, ...] = ("sgd", "momentum", "adagrad", "rmsprop", "adam",
-                                   "sign_descent")
+    optimizers: tuple[str, ...] = ("sgd", "normalized_gd", "momentum", "adagrad", "rmsprop",
+                                   "adam", "sign_descent")
     eigenvalues: tuple[float, float] = (0.2, 4.0)  # the ill-conditioned quadratic (d2l's)
-    x0: tuple[float, float] = (-5.0, -2.0)  # its start
+    x0: tuple[float, float] = (-5.0, -2.0)  # start 0 (paths); the others: same distance
+    starts: int = 9  # random starts x on the circle |x| = |x0|, angles from seeds seed…
     angle: float = math.pi / 4  # the rotated copy: same eigenvalues, axes turned by this
-    scales: tuple[float, ...] = (1.0, 10.0, 100.0, 1000.0)  # the loss multiplied by c
-    num_steps: int = 300  # updates per 2-D run
-    target: float = 1e-6  # f − f* counted as solved
-    step_low: float = 1e-4  # shared log grid of learning rates (tuned on every problem)
-    step_high: float = 3.0
+    scales: tuple[float, ...] = (1.0, 10.0, 100.0, 1000.0)  # loss × c; 2nd curvature × c
+    num_steps: int = 300  # updates per 2-D run (the budget of every "never")
+    target: float = 1e-6  # (f − f*)/c counted as solved
+    step_low: float = 1e-7  # shared log grid of learning rates (tuned on every problem)
+    step_high: float = 1e4
     per_decade: int = 4
     mnist: bool = True  # also the MLP on MNIST-1D (full batch, float32)
+    mnist_seeds: int = 5  # initialisations (keys seed … seed + mnist_seeds − 1)
     mnist_steps: int = 200
-    mnist_hidden: int = 32  # MLP 40-32-10, tanh, Xavier init (key 1)
+    mnist_hidden: int = 32  # MLP 40-32-10, tanh, Xavier init
     mnist_train_size: int = 1000  # the first 1000 training examples
-    mnist_learning_rates: tuple[float, ...] = (0.5, 0.05, 0.1, 0.003, 0.01, 0.001)  # per optimizer
-    seed: int = 0  # the random rescalings
+    mnist_learning_rates: tuple[float, ...] = (0.5, 0.5, 0.05, 0.1, 0.003, 0.01, 0.001)
+    seed: int = 0  # random rescalings, starts and initialisations
 
 
-QUICK = {"optimizers": ("sgd", "adam"), "scales": (1.0, 1000.0), "num_steps": 60,
-         "per_decade": 1, "mnist": False, "trials": 20, "spreads": 7}
+QUICK = {"optimizers": ("sgd", "normalized_gd", "adagrad", "adam"), "scales": (1.0, 1000.0),
+         "num_steps": 150, "per_decade": 2, "mnist": False, "trials": 20, "spreads": 7,
+         "starts": 5}
 
 
 def _check(config: Config) -> None:
@@ -72,8 +88,10 @@ def _check(config: Config) -> None:
         raise ValueError("optimizers must include sgd and adam (the scale-invariance check)")
     if config.mnist and len(config.mnist_learning_rates) != len(config.optimizers):
         raise ValueError("mnist_learning_rates needs one learning rate per optimizer")
-    if min(config.eigenvalues) <= 0 or 1.0 not in config.scales:
-        raise ValueError("eigenvalues must be > 0 and scales must include 1.0")
+    if min(config.eigenvalues) <= 0 or 1.0 not in config.scales or min(config.scales) <= 0:
+        raise ValueError("eigenvalues and scales must be > 0, and scales must include 1.0")
+    if config.starts < 5 or (config.mnist and config.mnist_seeds < 1):
+        raise ValueError("starts must be >= 5 (claims over starts) and mnist_seeds >= 1")
 
 
 def degrees(a, b) -> float:
@@ -119,313 +137,337 @@ def seed_example(config: Config) -> dict:
             "angle_q75": np.percentile(measured, 75, axis=1), "angle_theory": theory}
 
 
-def _benches(config: Config) -> dict:
-    lam = np.diag(config.eigenvalues)
-    c, s = math.cos(config.angle), math.sin(config.angle)
-    rot = np.array([[c, -s], [s, c]])
-    make = lambda name, problem, **kw: compare.small_bench(
-        problem, name=name, radius=0.0, starts=2, target=config.target, shared=True, **kw)
-    benches = {"axis-aligned quadratic": make("axis-aligned quadratic", "quadratic", A=lam,
-                                              x0=config.x0),
-               "rotated quadratic": make("rotated quadratic", "quadratic",
-                                         A=rot @ lam @ rot.T, x0=rot @ np.asarray(config.x0)),
-               "rosenbrock": make("rosenbrock", "rosenbrock")}
-    for scale in config.scales:
-        if scale != 1.0:
-            benches[f"quadratic ×{scale:g}"] = make(f"quadratic ×{scale:g}", "quadratic",
-                                                     A=scale * lam, x0=config.x0)
-    return benches
+# ------------------------------------------------------------ the 2-D quadratic family
 
 
-def _specs(config: Config):
-    """The optimizers with their second hyperparameter at its default (only η is tuned)."""
-    return [replace(compare.spec(n), other=None) for n in config.optimizers]
+def _rotation(angle):
+    c, s = jnp.cos(angle), jnp.sin(angle)
+    return jnp.stack([jnp.stack([c, -s]), jnp.stack([s, c])])
 
 
-def _cosines(updates, grads, *, scale_floor=1e-10) -> np.ndarray:
-    """cos(u_k, −g_k) per step (vmapped ``gradients.cosine``); NaN where ‖g‖ is ~0."""
-    cos = np.asarray(jax.vmap(gradients.cosine)(updates, jax.tree.map(lambda g: -g, grads)))
-    norms = np.asarray(jax.vmap(gradients.norm)(grads))
-    return np.where(norms > scale_floor * norms[0], cos, np.nan)
+def family(d, data, *, start, case):
+    """Case ``case`` of the 2-D family from start ``start``, displaced by d.
+
+    A row of ``data["cases"]`` is (c, γ, angle, kind): kind 0 is c · ½ zᵀ diag(λ₁, γλ₂) z
+    with z = Rᵀx and x = R·starts[start] + d (the start turns with the problem, so SGD
+    sees the same problem); kind 1 is Rosenbrock from its standard start. One loss for
+    every case: one compiled sweep per optimizer.
+    """
+    c, gamma, angle, kind = data["cases"][jnp.asarray(case).astype(jnp.int32)]
+    rot = _rotation(angle)
+    z = data["starts"][jnp.asarray(start).astype(jnp.int32)] + rot.T @ d
+    quad = c * 0.5 * jnp.sum(data["lam"] * jnp.stack([1.0, gamma]) * z * z)
+    return jnp.where(kind == 1, ROSENBROCK.loss(ROSENBROCK.x0 + d), quad)
 
 
-def _grad_2d(bench):
-    """∇f at a batch of points of a 2-D bench (f at x: the family loss at start 0, d = x − x₀)."""
-    f = lambda x: bench.loss(x - bench.data["x0"], bench.data, start=0)
-    return jax.jit(jax.vmap(jax.grad(f)))
-
-
-def small_runs(config: Config) -> dict:
-    steps = compare.step_grid(config.step_low, config.step_high, config.per_decade)
-    out = {}
-    for name, bench in _benches(config).items():
-        entries = {}
-        for s in _specs(config):
-            tuning, runs = compare.tune_and_rerun(bench, s, steps, config.num_steps, [1])
-            pts = runs.points[0]
-            entry = {"hyperparameters": tuning.best, "row": compare.summarize(bench, s.name, runs,
-                                                                              tuning),
-                     "gap": runs.gap[0], "path": pts}
-            if not name.startswith("quadratic ×"):
-                ok = np.all(np.isfinite(pts), axis=-1)
-                grads = np.asarray(_grad_2d(bench)(jnp.asarray(np.where(ok[:, None], pts, 0))))
-                cos = _cosines(jnp.asarray(np.diff(pts, axis=0)), jnp.asarray(grads[:-1]))
-                entry["cosine"] = np.where(ok[1:], cos, np.nan)
-            entries[s.name] = entry
-        out[name] = {"problem": bench.problem, "A": bench.data["A"], "entries": entries}
+def cases(config: Config) -> dict[str, tuple[float, float, float, float]]:
+    """name -> (loss factor c, factor γ on the second curvature, rotation angle, kind)."""
+    out = {"axis-aligned": (1.0, 1.0, 0.0, 0), "rotated": (1.0, 1.0, config.angle, 0)}
+    out.update({f"loss ×{c:g}": (c, 1.0, 0.0, 0) for c in config.scales if c != 1.0})
+    out.update({f"coordinate ×{c:g}": (1.0, c, 0.0, 0) for c in config.scales if c != 1.0})
+    out["rosenbrock"] = (1.0, 1.0, 0.0, 1)
     return out
 
 
-def scale_runs(config: Config, small: dict) -> dict:
-    """First-step lengths for a loss multiplied by c, and runs at c with η tuned at c = 1."""
+def start_points(config: Config) -> np.ndarray:
+    """Start 0 is x0; start i ≥ 1 has |x0| and an angle drawn from default_rng(seed + i)."""
+    radius = float(np.hypot(*config.x0))
+    angles = [np.random.default_rng(config.seed + i).uniform(0, 2 * np.pi)
+              for i in range(1, config.starts)]
+    return np.stack([np.asarray(config.x0)]
+                    + [radius * np.array([np.cos(a), np.sin(a)]) for a in angles])
+
+
+def _gradient(x, row, lam) -> np.ndarray:
+    """∇f at points x (..., 2): c·R diag(λ₁, γλ₂) Rᵀ x, or Rosenbrock's gradient."""
+    c, gamma, angle, kind = row
+    if kind == 1:
+        return np.asarray(jax.vmap(jax.grad(ROSENBROCK.loss))(jnp.asarray(x.reshape(-1, 2)))
+                          ).reshape(x.shape)
+    rot = np.asarray(_rotation(angle))
+    return c * np.einsum("ij,...j->...i", rot @ np.diag(lam * [1.0, gamma]) @ rot.T, x)
+
+
+def _cosines(updates, grads, *, floor=1e-10) -> np.ndarray:
+    """cos(u_k, −g_k) along the last-but-one axis; NaN where ‖g‖ fell below floor·‖g₀‖."""
+    u, g = np.asarray(updates), -np.asarray(grads)
+    nu, ng = np.linalg.norm(u, axis=-1), np.linalg.norm(g, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.sum(u * g, axis=-1) / (nu * ng)
+    return np.where(ng > floor * ng[..., :1], cos, np.nan)
+
+
+def quadratic_runs(config: Config) -> dict:
+    """Every optimizer × learning rate × case × start in one compiled sweep per optimizer.
+
+    The rate is tuned per case on the median over starts of the protocol's score (mean
+    log10 of (f − f*)/c along the run, ``compare.score``); each tuned rate comes with
+    ``train.best``'s edge flags. Also kept: the runs of every case at the rate tuned on
+    the axis-aligned case (same η), and the score curves.
+    """
+    table = cases(config)
+    rows = np.asarray(list(table.values()), np.float64)
+    fmin = np.where(rows[:, 3] == 1, float(ROSENBROCK.fmin), 0.0)
+    starts = start_points(config)
+    lam = np.asarray(config.eigenvalues, np.float64)
+    data = {"lam": jnp.asarray(lam), "starts": jnp.asarray(starts), "cases": jnp.asarray(rows)}
+    steps = compare.step_grid(config.step_low, config.step_high, config.per_decade)
+    grid = {"learning_rate": steps, "case": np.arange(len(rows)), "start": np.arange(len(starts))}
+    rots = np.stack([np.asarray(_rotation(a)) for a in rows[:, 2]])
+    x_start = np.einsum("cij,sj->csi", rots, starts)  # (case, start, 2)
+    x_start[rows[:, 3] == 1] = ROSENBROCK.x0
+    out = {}
+    for name in config.optimizers:
+        sw = train.sweep(family, jnp.zeros(2, jnp.float64), name, grid, config.num_steps,
+                         data=data, record_params=True, hyperparameters=FIXED.get(name))
+        gap = (np.asarray(sw.loss) - fmin[None, :, None, None]) / rows[None, :, 0, None, None]
+        score = compare.score(gap, sw.diverged_at, 1e-12)  # (lr, case, start)
+        hit = train.steps_to_target(gap, config.target).astype(float)
+        hit = np.where(hit >= 0, hit, np.inf)
+        x = np.asarray(sw.params) + x_start[None, :, :, None, :]  # (lr, case, start, step, 2)
+        entries, axis_at = {}, None
+        for j, case in enumerate(table):
+            b = train.best(score[:, j], {"learning_rate": steps})
+            i = b.index[0]
+            axis_at = i if case == "axis-aligned" else axis_at
+            path = x[i, j]
+            cos = _cosines(np.diff(path, axis=1), _gradient(path[:, :-1], rows[j], lam))
+            entries[case] = {"best": b.as_dict(), "learning_rate": b.setting["learning_rate"],
+                             "steps_to_target": hit[i, j], "path": path[0], "cosine": cos,
+                             "median_score": np.median(score[:, j], axis=-1)}
+        dead = np.asarray(sw.diverged_at)
+        for j, case in enumerate(table):  # every case at every rate, against axis-aligned
+            span = np.maximum(np.max(np.linalg.norm(x[:, [0, j]], axis=-1), axis=(1, 2, 3)),
+                              np.hypot(*config.x0))
+            with np.errstate(invalid="ignore"):
+                diff = np.max(np.abs(x[:, j] - x[:, 0]), axis=(1, 2, 3)) / span
+            ok = np.all((dead[:, j] < 0) & (dead[:, 0] < 0), axis=-1) & np.isfinite(diff)
+            entries[case]["same_rate"] = {"diverged": int(np.sum(dead[axis_at, j] >= 0)),
+                                          "path_difference": np.where(ok, diff, np.inf),
+                                          "gap": gap[axis_at, j, 0]}
+        out[name] = entries
+    return {"cases": {k: list(v) for k, v in table.items()}, "steps": steps, "starts": starts,
+            "runs": out}
+
+
+def mnist_runs(config: Config) -> dict:
+    """Full-batch runs of an MLP on MNIST-1D (float32) at fixed learning rates from
+    ``mnist_seeds`` initialisations; the cosine of every update with −∇f at its start."""
+    d = gdlab.data.mnist1d(seed=0)
+    data = {"x": jnp.asarray(d["x"][:config.mnist_train_size], jnp.float32),
+            "y": jnp.asarray(d["y"][:config.mnist_train_size])}
+    model = gdlab.models.mlp([40, config.mnist_hidden, 10], dtype=jnp.float32)
+    loss = gdlab.losses.objective(model.apply, gdlab.losses.softmax_cross_entropy)
+
+    @jax.jit
+    def cosines(history, data):
+        updates = jax.tree.map(lambda a: a[1:] - a[:-1], history)
+        grads = jax.vmap(jax.grad(loss), in_axes=(0, None))(
+            jax.tree.map(lambda a: a[:-1], history), data)
+        return jax.vmap(gradients.cosine)(updates, jax.tree.map(lambda g: -g, grads))
+
+    seeds = list(range(config.seed, config.seed + config.mnist_seeds))
+    out = {}
+    for name, lr in zip(config.optimizers, config.mnist_learning_rates, strict=True):
+        sw = train.sweep(loss, model.init, name, {"learning_rate": [lr]}, config.mnist_steps,
+                         seeds=seeds, data=data, record_params=True,
+                         hyperparameters=FIXED.get(name))
+        cos = np.stack([np.asarray(cosines(jax.tree.map(lambda a, k=k: a[0, k], sw.params),
+                                           data)) for k in range(len(seeds))])
+        out[name] = {"learning_rate": lr, "cosine": cos, "loss": np.asarray(sw.loss)[0],
+                     "diverged": int(np.sum(np.asarray(sw.diverged_at) >= 0))}
+    return {"seeds": seeds, "runs": out}
+
+
+def first_steps(config: Config, quad: dict) -> dict:
+    """Length of the first update for the loss c·f (same hyperparameters), over c = 1e-3…1e3."""
     lam = np.asarray(config.eigenvalues)
     x0 = jnp.asarray(config.x0, jnp.float64)
     g = jnp.asarray(lam) * x0  # ∇(½xᵀΛx) at x0
     cs = np.geomspace(1e-3, 1e3, 13)
-    first = {}
-    for name in ("sgd", "adam"):
-        hp = small["axis-aligned quadratic"]["entries"][name]["hyperparameters"]
-        opt = optimizers.make(name, **hp)
+    ratios = {}
+    for name in [n for n in ("sgd", "normalized_gd", "adam") if n in config.optimizers]:
+        lr = quad["runs"][name]["axis-aligned"]["learning_rate"]
+        opt = optimizers.make(name, learning_rate=lr, **FIXED.get(name, {}))
         lengths = [float(jnp.linalg.norm(opt.update(c * g, opt.init(x0), x0)[0])) for c in cs]
-        first[name] = np.asarray(lengths) / lengths[int(np.argmin(np.abs(cs - 1)))]
-    big = max(config.scales)
-    bench = _benches(config)[f"quadratic ×{big:g}"]
-    same = {}
-    for name in ("sgd", "adam"):
-        hp = small["axis-aligned quadratic"]["entries"][name]["hyperparameters"]
-        runs = compare.rerun(bench, replace(compare.spec(name), other=None), hp,
-                             config.num_steps, [1])
-        base = np.asarray(small["axis-aligned quadratic"]["entries"][name]["path"])
-        diff = np.nanmax(np.abs(runs.points[0] - base)) if runs.diverged_at[0] < 0 else None
-        same[name] = {"gap": runs.gap[0] / big, "diverged_at": int(runs.diverged_at[0]),
-                      "path": runs.points[0], "max_path_difference": diff}
-    tuned = {name: [small["axis-aligned quadratic" if c == 1.0 else f"quadratic ×{c:g}"]
-                    ["entries"][name]["hyperparameters"]["learning_rate"]
-                    for c in config.scales] for name in config.optimizers}
-    return {"c": cs, "first_step_ratio": first, "scale": big, "same_hyperparameters": same,
-            "tuned_lr": tuned, "scales": list(config.scales)}
-
-
-def mnist_runs(config: Config) -> dict:
-    """Full-batch runs of an MLP on MNIST-1D (float32) at fixed learning rates; the cosine of
-    every update with −∇f at the step's start."""
-    d = gdlab.data.mnist1d(seed=0)
-    data = {"x": jnp.asarray(d["x"][:config.mnist_train_size]),
-            "y": jnp.asarray(d["y"][:config.mnist_train_size])}
-    model = gdlab.models.mlp([40, config.mnist_hidden, 10], dtype=jnp.float32)
-    loss = gdlab.losses.objective(model.apply, gdlab.losses.softmax_cross_entropy)
-    params = model.init(jax.random.key(1))
-    grads_at = jax.jit(jax.vmap(jax.grad(loss), in_axes=(0, None)))
-    out = {}
-    for name, lr in zip(config.optimizers, config.mnist_learning_rates, strict=True):
-        traj = gdlab.train.run(loss, params, optimizers.make(name, learning_rate=lr),
-                               config.mnist_steps, data=data)
-        history = jax.tree.map(jnp.asarray, traj.params)
-        updates = jax.tree.map(lambda a: a[1:] - a[:-1], history)
-        grads = grads_at(jax.tree.map(lambda a: a[:-1], history), data)
-        out[name] = {"hyperparameters": {"learning_rate": lr}, "cosine": _cosines(updates, grads),
-                     "loss": traj.loss}
-    return out
+        ratios[name] = np.asarray(lengths) / lengths[int(np.argmin(np.abs(cs - 1)))]
+    return {"c": cs, "ratio": ratios}
 
 
 def run(config: Config) -> dict:
     _check(config)
     seed = seed_example(config)
-    small = small_runs(config)
-    scale = scale_runs(config, small)
+    quad = quadratic_runs(config)
     mnist = mnist_runs(config) if config.mnist else {}
-    axis, rot = small["axis-aligned quadratic"]["entries"], small["rotated quadratic"]["entries"]
-
-    def steps_to_target(entry):
-        value = entry["row"]["steps_to_target_median"]
-        return value if math.isfinite(value) else None
-
-    def median_cos(entries):
-        return {n: float(np.nanmedian(e["cosine"])) for n, e in entries.items()}
-
-    sgd_cos = np.concatenate([small[k]["entries"]["sgd"]["cosine"]
-                              for k in ("axis-aligned quadratic", "rosenbrock")])
-    if mnist:
-        sgd_cos = np.concatenate([sgd_cos, mnist["sgd"]["cosine"]])
-    big = scale["scale"]
-    ratio = scale["tuned_lr"]
+    first = first_steps(config, quad)
+    runs = quad["runs"]
     metrics = {
-        "seed_angle_deg": round(seed["angles"][f"the seed's {_fmt(config.rescaled)}"], 3),
-        "sign_angle_deg": round(seed["angles"]["sign(g): Adam's first step"], 3),
-        "sgd_cosine_max_deviation_from_1": float(np.nanmax(np.abs(sgd_cos - 1))),
-        "median_cosine": {k: median_cos(small[k]["entries"])
-                          for k in ("axis-aligned quadratic", "rosenbrock")},
-        "first_step_ratio_at_c_1000": {n: float(v[-1]) for n, v in
-                                       scale["first_step_ratio"].items()},
-        "tuned_lr_ratio_c1_over_c_max": {n: float(v[0] / v[-1]) for n, v in ratio.items()},
-        f"sgd_at_c_{big:g}_with_c1_lr": "diverged" if scale["same_hyperparameters"]["sgd"][
-            "diverged_at"] >= 0 else "ok",
-        f"adam_at_c_{big:g}_max_path_difference": scale["same_hyperparameters"]["adam"][
-            "max_path_difference"],
-        "steps_to_target_axis_aligned": {n: steps_to_target(e) for n, e in axis.items()},
-        "steps_to_target_rotated": {n: steps_to_target(e) for n, e in rot.items()},
+        "seed_angle_deg": seed["angles"][f"the seed's {_fmt(config.rescaled)}"],
+        "sign_angle_deg": seed["angles"]["sign(g): Adam's first step"],
+        "random_angle_at_max_spread": {"median": float(seed["angle_median"][-1]),
+                                       "theory": float(seed["angle_theory"][-1])},
+        "first_step_ratio_at_c_max": {n: float(v[-1]) for n, v in first["ratio"].items()},
+        "tuned_learning_rate": {n: {c: e["learning_rate"] for c, e in runs[n].items()}
+                                for n in runs},
+        "tuned_on_edge": {f"{n} / {c}": e["best"]["edges"] for n in runs
+                          for c, e in runs[n].items() if e["best"]["edges"]},
+        "steps_to_target_median": {c: {n: _median(runs[n][c]["steps_to_target"]) for n in runs}
+                                   for c in quad["cases"]},
+        "median_cosine": {"axis-aligned": {n: float(np.nanmedian(runs[n]["axis-aligned"]
+                                                                ["cosine"])) for n in runs},
+                          "rosenbrock": {n: float(np.nanmedian(runs[n]["rosenbrock"]["cosine"]))
+                                         for n in runs}},
     }
     if mnist:
-        metrics["median_cosine"]["mnist1d"] = median_cos(mnist)
+        metrics["median_cosine"]["mnist1d"] = {n: float(np.nanmedian(e["cosine"]))
+                                               for n, e in mnist["runs"].items()}
     return {"metrics": metrics,
-            "series": {"seed": seed, "small": small, "scale": scale, "mnist": mnist,
-                       "order": list(config.optimizers)}}
+            "series": {"seed": seed, "quadratic": quad, "mnist": mnist,
+                       "first_steps": first, "order": list(config.optimizers)}}
 
 
-# --------------------------------------------------------------------------- figures
+def _median(values) -> float | None:
+    m = float(np.median(values))
+    return m if math.isfinite(m) else None
 
 
-def _color(order, name):
-    return compare.style_of(order.index(name))
+# --------------------------------------------------------------------------- claims
 
 
-def _seed_figure(seed):
-    fig, axes = plotting.figure(1, 2, title="Does rescaling a gradient change its direction? "
-                                "Uniformly: no. Coordinate by coordinate: yes", width=11.0)
-    ax = axes[0, 0]
-    names = list(seed["angles"])
-    values = [seed["angles"][n] for n in names]
-    bars = ax.barh(range(len(names)), values, color=plotting.COLORS[:len(names)])
-    ax.bar_label(bars, [f"{v:.1f}°" for v in values], padding=3)
-    ax.set_yticks(range(len(names)), names)
-    ax.invert_yaxis()
-    ax.set_xlim(0, max(values + [1]) * 1.3)
-    ax.set(xlabel=f"angle to g = {_fmt(seed['vector'])} (degrees)",
-           title="the seed's example")
-    ax = axes[0, 1]
-    r = plotting.array(seed["spreads"])
-    ax.fill_between(r, plotting.array(seed["angle_q25"]), plotting.array(seed["angle_q75"]),
-                    alpha=0.25, label="measured IQR")
-    ax.plot(r, plotting.array(seed["angle_median"]), "o", markersize=4, label="measured median")
-    ax.plot(r, plotting.array(seed["angle_theory"]), **plotting.THEORY,
-            label="theory arccos(E[s] / √E[s²])")
-    ax.set_xscale("log")
-    ax.set(xlabel="spread r of the factors s_i ~ log-uniform[1/r, r]",
-           ylabel="angle between g and s ⊙ g (degrees)",
-           title="random per-coordinate factors, 1000-D Gaussian g")
-    ax.legend()
-    return fig
+def _angle(a, b) -> float:
+    """NumPy's angle in degrees: the independent reference for ``degrees``."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return math.degrees(math.acos(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))))
 
 
-def _cosine_figure(small, mnist, order):
-    panels = [("axis-aligned quadratic", small["axis-aligned quadratic"]["entries"]),
-              ("rosenbrock", small["rosenbrock"]["entries"])]
-    if mnist:
-        panels.append(("MNIST-1D MLP (full batch, float32, fixed η)", mnist))
-    fig, axes = plotting.figure(2, len(panels), title="How far from −g does each optimizer "
-                                "step? cos(update, −gradient) along tuned runs",
-                                width=4.3 * len(panels) + 1.6, height=7.4)
-    for j, (title, entries) in enumerate(panels):
-        ax = axes[0, j]
-        names = [n for n in order if n in entries]
-        for name in names:
-            cos = plotting.array(entries[name]["cosine"])
-            ax.plot(np.arange(cos.size), cos, label=name, linewidth=0.9, alpha=0.85,
-                    **_color(order, name))
-        ax.set(title=title, xlabel="step k", ylabel="cos(u_k, −g_k)", ylim=(-1.05, 1.05))
-        ax = axes[1, j]
-        data = [plotting.array(entries[n]["cosine"]) for n in names]
-        data = [c[np.isfinite(c)] for c in data]
-        box = ax.boxplot(data, tick_labels=names, showfliers=False, patch_artist=True,
-                         medianprops={"color": "k"})
-        for patch, name in zip(box["boxes"], names, strict=True):
-            patch.set_facecolor(_color(order, name)["color"])
-            patch.set_alpha(0.6)
-        ax.set_ylim(-1.05, 1.05)
-        ax.tick_params(axis="x", rotation=30)
-        ax.set(ylabel="cos over all steps", title="distribution over the run")
-    axes[0, -1].legend(loc="upper left", bbox_to_anchor=(1.02, 1))
-    return fig
+def _steps(entry, budget) -> np.ndarray:
+    """Steps to target per start; a start that misses it counts as budget + 1 (a lower
+    bound on its steps: right for "at least", conservative for "at most" claims)."""
+    s = np.asarray(entry["steps_to_target"], float)
+    return np.where(np.isfinite(s), s, budget + 1)
 
 
-def _scale_figure(scale, small, order):
-    fig, axes = plotting.figure(1, 3, title="Multiply the loss by c: SGD's step grows c×, "
-                                "Adam's does not", width=14.0, height=4.2)
-    ax = axes[0, 0]
-    cs = plotting.array(scale["c"])
-    for name, ratio in scale["first_step_ratio"].items():
-        ax.loglog(cs, plotting.array(ratio), marker="o", markersize=4, label=name,
-                  **_color(order, name))
-    ax.loglog(cs, cs, **plotting.THEORY, label="∝ c")
-    ax.set(xlabel="loss multiplied by c", ylabel="first step length / at c = 1",
-           title="first step, same hyperparameters")
-    ax.legend()
-    ax = axes[0, 1]
-    scales = scale["scales"]
-    for name, lrs in scale["tuned_lr"].items():
-        ax.loglog(scales, plotting.array(lrs), marker="o", markersize=5, label=name,
-                  **_color(order, name))
-    ax.set(xlabel="loss multiplied by c", ylabel="tuned learning rate",
-           title="the learning rate each optimizer needs")
-    ax.legend(fontsize=7.5)
-    ax = axes[0, 2]
-    big = scale["scale"]
-    for name, entry in scale["same_hyperparameters"].items():
-        base = plotting.array(small["axis-aligned quadratic"]["entries"][name]["gap"])
-        line, = ax.semilogy(np.maximum(base, 1e-30), label=f"{name}, c = 1",
-                            **_color(order, name))
-        gap = plotting.array(entry["gap"])
-        ax.semilogy(np.maximum(gap, 1e-30), linestyle=":", linewidth=2.5, color=line.get_color(),
-                    label=f"{name}, c = {big:g} (loss / c)")
-        if entry["diverged_at"] >= 0:
-            plotting.mark_diverged(ax, [entry["diverged_at"]], [np.nanmax(base)],
-                                   label=f"{name} diverged at c = {big:g}")
-    ax.set(xlabel="step", ylabel="f − f* (in units of c = 1)",
-           title=f"same η at c = 1 and c = {big:g}")
-    ax.legend(fontsize=7.5)
-    return fig
+def _shift_claim(name, runs, steps, c, per_decade) -> dict:
+    """Score curves at c = 1 and at c (in units of c) against each other: SGD's moves by
+    log10(c) decades of η, the invariant optimizers' does not move at all."""
+    base = np.asarray(runs[name]["axis-aligned"]["median_score"], float)
+    scaled = np.asarray(runs[name][f"loss ×{c:g}"]["median_score"], float)
+    shift = int(round(math.log10(c) * per_decade)) if name in ("sgd", "momentum") else 0
+    a, b = (base, scaled) if shift == 0 else (base[shift:], scaled[:-shift])
+    both = np.isfinite(a) & np.isfinite(b)
+    gap = float(np.max(np.abs(a[both] - b[both]))) if both.any() else None
+    what = f"moves {math.log10(c):g} decades of η down" if shift else "does not move"
+    return C.below(f"{name}: the tuning curve score(η) of the loss ×{c:g} {what} "
+                   f"(max difference in log10 f, where both runs converge or not)",
+                   gap, 1e-3)
 
 
-def _aligned_figure(small, order):
-    fig, axes = plotting.figure(1, 3, title="Per-coordinate scaling helps only on axis-aligned "
-                                "valleys: the same quadratic, turned by 45°", width=14.0,
-                                height=4.3)
-    ax = axes[0, 0]
-    names = [n for n in order if n in small["axis-aligned quadratic"]["entries"]]
-    width = 0.38
-    for j, key in enumerate(("axis-aligned quadratic", "rotated quadratic")):
-        values = [small[key]["entries"][n]["row"]["steps_to_target_median"] for n in names]
-        shown = [v if v is not None and math.isfinite(v) else np.nan for v in values]
-        top = small[key]["entries"][names[0]]["gap"]
-        x = np.arange(len(names)) + (j - 0.5) * width
-        ax.bar(x, np.nan_to_num(shown, nan=len(plotting.array(top))), width,
-               label=key, color=plotting.COLORS[j], alpha=0.85,
-               hatch=None)
-        for xi, v in zip(x, shown, strict=True):
-            ax.text(xi, (v if np.isfinite(v) else len(plotting.array(top))) + 3,
-                    f"{v:.0f}" if np.isfinite(v) else "never", ha="center", fontsize=7,
-                    rotation=0 if np.isfinite(v) else 90, va="bottom")
-    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
-    ax.set(ylabel="steps to f − f* ≤ 1e-6 (tuned η)", title="steps to target (bar at the "
-           "top: never)")
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2)
-    for ax, key in zip(axes[0, 1:], ("axis-aligned quadratic", "rotated quadratic"), strict=True):
-        group = small[key]
-        paths = {n: plotting.array(group["entries"][n]["path"]) for n in names}
-        A = plotting.array(group["A"])
-        half = 1.15 * max(float(np.nanmax(np.abs(p))) for p in paths.values())
-        plotting.contour(ax, lambda z, A=A: 0.5 * np.einsum("i...,ij,j...->...", z, A, z),
-                         ((-half, half), (-half, half)), levels=20)
-        for n in ("sgd", "adam", "sign_descent", "adagrad"):
-            if n in paths:
-                p = paths[n][np.all(np.isfinite(paths[n]), axis=-1)]
-                ax.plot(p[:, 0], p[:, 1], marker=".", markersize=2, linewidth=1, label=n,
-                        **_color(order, n))
-        ax.plot(0, 0, "*", color="#009E73", markersize=10)
-        ax.set_aspect("equal")
-        ax.set(title=f"{key}: paths (tuned η)")
-        ax.legend(fontsize=7.5, loc="lower right")
-    return fig
+def claims(result: dict) -> list[dict]:
+    cfg, s, m = result["config"], result["series"], result["metrics"]
+    runs, budget = s["quadratic"]["runs"], cfg["num_steps"]
+    seeds = list(range(cfg["seed"], cfg["seed"] + cfg["starts"]))
+    big = max(cfg["scales"])
+    out = [
+        C.close("the seed's [1, 2, 100] is this many degrees from [10, 20, 40] (NumPy: "
+                "expected)", m["seed_angle_deg"], _angle(cfg["vector"], cfg["rescaled"]),
+                rtol=1e-9),
+        C.close("Adam's first step −η·sign(g) is this many degrees off −g", m["sign_angle_deg"],
+                _angle(cfg["vector"], np.sign(cfg["vector"])), rtol=1e-9),
+        C.close(f"random log-uniform factors in [1/{cfg['max_spread']:g}, "
+                f"{cfg['max_spread']:g}] turn a {cfg['dimension']}-D Gaussian g by "
+                "arccos(E[s]/√E[s²]) (median of the trials, degrees)",
+                m["random_angle_at_max_spread"]["median"],
+                m["random_angle_at_max_spread"]["theory"], atol=1.0),
+    ]
+    cos = [runs[n]["axis-aligned"]["cosine"] for n in KEEP_DIRECTION if n in runs]
+    cos += [runs[n]["rosenbrock"]["cosine"] for n in KEEP_DIRECTION if n in runs]
+    if s["mnist"]:
+        cos += [s["mnist"]["runs"][n]["cosine"] for n in KEEP_DIRECTION]
+    deviation = max(float(np.nanmax(np.abs(np.asarray(c, float) - 1))) for c in cos)
+    out.append(C.below("SGD and normalised GD step exactly along −g: max |cos(u, −g) − 1| "
+                       "over every step of every run (quadratic, Rosenbrock, float32 MLP "
+                       "from every initialisation)", deviation, 1e-5))
+    if s["mnist"]:
+        mn = s["mnist"]["runs"]
+        for name, bound in (("adam", 0.95), ("sign_descent", 0.9)):
+            if name in mn:
+                per_seed = np.nanmedian(np.asarray(mn[name]["cosine"], float), axis=1)
+                out.append(C.over_seeds(f"{name} bends the step away from −g on the MNIST-1D "
+                                        "MLP: median cos(u, −g) along the run",
+                                        per_seed, upper=bound, seeds=s["mnist"]["seeds"]))
+    ratio = m["first_step_ratio_at_c_max"]
+    out.append(C.close("multiply the loss by c = 1000: SGD's first step grows 1000×",
+                       ratio["sgd"], 1000.0, rtol=1e-9))
+    for name in ("normalized_gd", "adam"):
+        if name in ratio:
+            out.append(C.close(f"multiply the loss by c = 1000: {name}'s first step does "
+                               "not change", ratio[name], 1.0, rtol=1e-6))
+    for name in runs:
+        if f"loss ×{big:g}" in runs[name]:
+            out.append(_shift_claim(name, runs, np.asarray(s["quadratic"]["steps"]), big,
+                                    cfg["per_decade"]))
+    same = runs["sgd"][f"loss ×{big:g}"]["same_rate"]
+    n = cfg["starts"]
+    out.append(C.fact(f"SGD at the loss ×{big:g} with the rate tuned at c = 1 diverges "
+                      "(starts)", f"{same['diverged']}/{n}", f"{n}/{n} diverge",
+                      same["diverged"] == n))
+    rates = list(range(len(s["quadratic"]["steps"])))
+    for name, case in [(n, "loss") for n in ("normalized_gd", "adam") if n in runs] + [
+            (n, "coordinate") for n in PER_COORDINATE if n in runs]:
+        what = ("the loss" if case == "loss" else "the second coordinate's curvature")
+        diff = runs[name][f"{case} ×{big:g}"]["same_rate"]["path_difference"]
+        out.append(C.over_seeds(f"{name} follows the same path when {what} is ×{big:g} "
+                                "(same η; max |Δx| / the path's extent, over steps and starts, "
+                                "per rate of the grid; a diverged run fails)", diff, upper=1e-6,
+                                seeds=rates))
+    for name in [n for n in KEEP_DIRECTION if n in runs]:
+        hit = _steps(runs[name][f"coordinate ×{big:g}"], budget)
+        out.append(C.over_seeds(f"{name}, tuned, is slowed by the second coordinate's "
+                                f"curvature ×{big:g}: steps to (f − f*) ≤ {cfg['target']:g} "
+                                f"(a miss counts as the budget {budget} + 1)", hit,
+                                lower=budget, strict=False, seeds=seeds))
+    sgd_axis = _steps(runs["sgd"]["axis-aligned"], budget)
+    sgd_rot = _steps(runs["sgd"]["rotated"], budget)
+    for name, bound in (("adagrad", 1 / 3), ("rmsprop", 0.75)):
+        if name in runs:
+            r = _steps(runs[name]["axis-aligned"], budget) / sgd_axis
+            out.append(C.over_seeds(f"axis-aligned valley: {name} (tuned) needs a fraction of "
+                                    "tuned SGD's steps to target (per start)", r, upper=bound,
+                                    seeds=seeds))
+    for name in [n for n in PER_COORDINATE if n in runs and n != "sign_descent"]:
+        r = _steps(runs[name]["rotated"], budget) / sgd_rot
+        out.append(C.over_seeds(f"rotated by {math.degrees(cfg['angle']):g}°: {name} (tuned) "
+                                "has no advantage left, steps to target / tuned SGD's "
+                                "(per start)", r, lower=0.8, seeds=seeds))
+    inside = [f"{n} / {c}: {e}" for n, entries in runs.items() for c, e in entries.items()
+              if e["best"]["edges"]]
+    out.append(C.fact("every tuned rate (every optimizer, every case) lies strictly inside the "
+                      "grid", inside or "all inside", "all inside", not inside))
+    return out
+
+
+def _figures():
+    """experiments/_direction_vs_scale_figures.py (a private module beside this script)."""
+    path = Path(__file__).with_name("_direction_vs_scale_figures.py")
+    spec = importlib.util.spec_from_file_location("_direction_vs_scale_figures", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def plot(result: dict) -> dict:
-    s = result["series"]
-    order = s["order"]
+    s, cfg = result["series"], result["config"]
+    fig, order, budget = _figures(), s["order"], cfg["num_steps"]
     return {
-        "seed_example": _seed_figure(s["seed"]),
-        "cosine_along_runs": _cosine_figure(s["small"], s["mnist"], order),
-        "scale_invariance": _scale_figure(s["scale"], s["small"], order),
-        "axis_aligned_vs_rotated": _aligned_figure(s["small"], order),
+        "seed_example": fig.seed_figure(s["seed"]),
+        "cosine_along_runs": fig.cosine_figure(s["quadratic"]["runs"], s["mnist"], order),
+        "scale_invariance": fig.scale_figure(s["quadratic"], s["first_steps"], order,
+                                             max(cfg["scales"])),
+        "coordinate_scaling": fig.coordinate_figure(s["quadratic"], order, cfg["scales"],
+                                                    budget),
+        "axis_aligned_vs_rotated": fig.aligned_figure(s["quadratic"], order,
+                                                      math.degrees(cfg["angle"]), budget,
+                                                      cfg["eigenvalues"]),
     }
 
 
