@@ -634,7 +634,8 @@ def _plot_mlp(result) -> object:
     ax.set_xticks(x, [f"seed {sd}" for sd in ps["seeds"]])
     ax.set_ylim(0, 1.15 * max(max(ps["sharpness_init"]), max(ps["sharpness_after_best_run"])))
     ax.set(ylabel="largest Hessian eigenvalue λ_max",
-           title="after the best run λ_max sits at or just above 2/η:\nthe edge of stability, not a flat region")
+           title="after the best run λ_max sits at or just above 2/η:\n"
+           "the edge of stability, not a flat region")
     ax.legend(loc="lower right", fontsize=7.5, frameon=True)
     return fig
 
