@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 .PHONY: run test lint bench clean
 
 run: $(VENV)/.installed
-	$(BIN)/gdlab run --all
+	$(BIN)/gdlab run --all; status=$$?; $(BIN)/gdlab report && exit $$status
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15

@@ -172,10 +172,10 @@ def depth(*, depths=(2, 4, 6, 8, 10, 15, 20, 30, 40, 50), width: int = 32,
         def loss(hidden, output, depth, x, y, act=act):
             def layer(h, wbl):
                 w, b, index = wbl
-                return jnp.where(index < depth - 1, act(h @ w + b), h), None
+                return jnp.where(index < depth - 1, act(h @ w + b[None, :]), h), None
 
             h, _ = jax.lax.scan(layer, x, (*hidden, jnp.arange(hidden[0].shape[0])))
-            return 0.5 * jnp.mean((h @ output["w"] + output["b"] - y) ** 2)
+            return 0.5 * jnp.mean((h @ output["w"] + output["b"][None, :] - y) ** 2)
 
         per_depth = jax.jit(jax.vmap(jax.grad(loss, argnums=(0, 1)),
                                      in_axes=(None, None, 0, None, None)))

@@ -105,9 +105,14 @@ def _status(found) -> str:
     return _claims.summary(found).removeprefix("claims: ")
 
 
+def _link(name: str, exists: bool) -> str:
+    """A link to the experiment's page, or its bare name when it has no stored result."""
+    return f'<a href="{e(name)}.html">{e(name)}</a>' if exists else e(name)
+
+
 def index_page(experiments: list[dict], explorers: list[str], extra: list[dict]) -> str:
     rows = "".join(
-        f'<tr><td><a href="{e(x["name"])}.html">{e(x["name"])}</a></td>'
+        f'<tr><td>{_link(x["name"], x["claims"] is not None)}</td>'
         f'<td>{e(x["question"])}</td><td>{e(_status(x["claims"]))}</td></tr>'
         for x in experiments)
     cards = "".join(
@@ -154,6 +159,6 @@ def explorer_page(kind: str, linked: dict | None) -> str:
     found = (linked or {}).get("claims") or []
     claims = claims_table(found[:4]) if linked else "<p>(the experiment has no stored result)</p>"
     body = f"""<h1>{e(title)}</h1><p>{e(EXPLAIN[kind])}</p>{controls}
-<h2>What the experiment claims (<a href="{e(experiment)}.html">{e(experiment)}</a>)</h2>{claims}"""
+<h2>What the experiment claims ({_link(experiment, linked is not None)})</h2>{claims}"""
     return page(title, body, explorer=kind,
                 scripts=("plotly.min.js", f"data/{kind}.js", "explorers.js"))
