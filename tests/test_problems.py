@@ -326,3 +326,102 @@ def test_wrong_input_shape():
 def test_x_cos_domain_without_interior_minimum():
     with pytest.raises(ValueError, match="no interior local minimum"):
         problems.x_cos(domain=(0.0, 1.0))
+
+
+# --------------------------------------------------------------------------- with data
+
+
+def test_noisy_quadratic_gradient_is_unbiased_with_sigma_noise():
+    q = problems.quadratic([1.0, 10.0], noise=0.3)
+    x = jnp.asarray([0.5, -1.0])
+    grads = jax.vmap(lambda k: jax.grad(q.stochastic)(x, None, key=k))(
+        jax.random.split(jax.random.key(0), 4000))
+    g = np.asarray(grads)
+    np.testing.assert_allclose(g.mean(0), [0.5, -10.0], atol=4 * 0.3 / np.sqrt(4000))
+    np.testing.assert_allclose(g.std(0), [0.3, 0.3], rtol=0.05)
+    assert problems.quadratic([1.0, 10.0]).stochastic is None
+    with pytest.raises(ValueError, match="noise"):
+        problems.quadratic([1.0], noise=-1.0)
+
+
+def test_linear_neuron_and_deep_chain_against_numpy():
+    x, y = np.array([0.5, -1.0, 2.0]), np.array([0.8, -1.5, 3.0])
+    p = problems.linear_neuron(inputs=x, goals=y, weight=0.25)
+    w = np.linspace(-2, 2, 9)
+    f = [float(p.loss(jnp.asarray(v), p.data)) for v in w]
+    np.testing.assert_allclose(f, [np.mean(0.5 * (x * v - y) ** 2) for v in w], rtol=1e-12)
+    w_star = np.linalg.lstsq(x[:, None], y, rcond=None)[0][0]
+    np.testing.assert_allclose(float(p.argmin), w_star, rtol=1e-12)
+    np.testing.assert_allclose(p.fmin, np.mean(0.5 * (x * w_star - y) ** 2), rtol=1e-12)
+    assert float(jax.grad(p.loss)(p.argmin, p.data)) == pytest.approx(0.0, abs=1e-12)
+    c = problems.deep_chain(4, inputs=x, goals=y, scale=0.9)
+    ws = np.array([0.9, 1.1, -0.7, 1.3])
+    np.testing.assert_allclose(float(c.loss(jnp.asarray(ws), c.data)),
+                               np.mean(0.5 * (x * np.prod(ws) - y) ** 2), rtol=1e-12)
+    np.testing.assert_allclose(c.fmin, p.fmin, rtol=1e-12)  # the product takes any value
+    np.testing.assert_array_equal(c.x0, np.full(4, 0.9))
+
+
+def _numpy_mlp_cross_entropy(params, x, y, act):
+    h = np.asarray(x, np.float64)
+    for layer in params[:-1]:
+        h = act(h @ np.asarray(layer["w"], np.float64) + np.asarray(layer["b"], np.float64))
+    z = h @ np.asarray(params[-1]["w"], np.float64) + np.asarray(params[-1]["b"], np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return -np.mean(logp[np.arange(len(y)), y])
+
+
+def test_mnist1d_mlp_is_the_numpy_network_on_the_first_examples():
+    p = problems.get("mnist1d_mlp", hidden=(16, 8), activation="relu", init="he",
+                     train_size=300, batch_size=50, dtype=jnp.float64)
+    params = p.init(jax.random.key(2))
+    assert p.info["sizes"] == (40, 16, 8, 10) and p.dtype == jnp.float64
+    from gdlab import data
+
+    d = data.mnist1d(seed=0)
+    np.testing.assert_array_equal(p.data["x"], d["x"][:300])
+    relu = lambda z: np.maximum(z, 0)
+    np.testing.assert_allclose(float(p.loss(params, p.data)),
+                               _numpy_mlp_cross_entropy(params, d["x"][:300], d["y"][:300],
+                                                        relu), rtol=1e-12)
+    # the minibatch: batch_size examples drawn with replacement by randint(key)
+    key = jax.random.key(7)
+    idx = np.asarray(jax.random.randint(key, (50,), 0, 300))
+    np.testing.assert_allclose(float(p.stochastic(params, p.data, key=key)),
+                               _numpy_mlp_cross_entropy(params, d["x"][idx], d["y"][idx], relu),
+                               rtol=1e-12)
+    scores = p.evaluate(params, p.data)
+    np.testing.assert_allclose(float(scores["test_loss"]), _numpy_mlp_cross_entropy(
+        params, d["x_test"], d["y_test"], relu), rtol=1e-12)
+    assert 0 <= float(scores["test_accuracy"]) <= 1
+    # asking twice gives the same functions (one compilation), float32 by default
+    again = problems.get("mnist1d_mlp", hidden=(16, 8), activation="relu", init="he",
+                         train_size=300, batch_size=50, dtype=jnp.float64)
+    assert again.loss is p.loss and again.stochastic is p.stochastic
+    assert problems.get("mnist1d_mlp").dtype == jnp.float32
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"activation": "swish"}, "valid: sigmoid"),
+    ({"init": "glorot"}, "valid: normal"),
+    ({"loss": "hinge"}, "valid: cross_entropy"),
+    ({"train_size": 0}, "train_size"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"hidden": (8, 0)}, "hidden"),
+])
+def test_mnist1d_mlp_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        problems.get("mnist1d_mlp", **kwargs)
+
+
+def test_problem_record_checks_itself():
+    loss = lambda x: jnp.sum(x**2)
+    with pytest.raises(ValueError, match="x0 .* or init"):
+        problems.Problem(name="p", loss=loss)
+    with pytest.raises(ValueError, match="target must be > 0"):
+        problems.Problem(name="p", loss=loss, x0=jnp.ones(2), target=0.0)
+    with pytest.raises(ValueError, match="pass key="):
+        problems.Problem(name="p", loss=loss, init=lambda k: jnp.ones(2)).start()
+    p = problems.Problem(name="p", loss=loss, x0=jnp.ones(3, jnp.float32))
+    assert p.dtype == jnp.float32 and float(p.value(p.start())) == 3.0
