@@ -89,7 +89,7 @@ function explorePaths() {
     const o = D.optimizers[optimizer.value];
     beta.max = o.betas.length - 1;
     beta.value = Math.min(Number(beta.value), o.betas.length - 1);
-    document.getElementById("beta-row").style.display = o.beta ? "" : "none";
+    document.getElementById("beta-row").style.display = o.beta ? "contents" : "none";
     document.getElementById("beta-name").textContent = o.beta || "";
   }
 
@@ -125,11 +125,12 @@ function explorePaths() {
         colorscale: "Viridis", ncontours: 25, showscale: true,
         colorbar: { title: { text: "log10 (f − f*)" } }, hoverinfo: "skip" },
       { type: "scatter", mode: "lines+markers", x: r.x.map(finiteOrNull), y: r.y.map(finiteOrNull),
-        name: "path", line: { color: "white", width: 2 }, marker: { size: 4, color: "white" } },
+        name: "path", line: { color: "#e8112d", width: 2 }, marker: { size: 4, color: "#e8112d" } },
       { type: "scatter", mode: "markers", x: [P.x0[0]], y: [P.x0[1]], name: "start",
-        marker: { size: 11, color: "orange", symbol: "circle" } },
+        marker: { size: 11, color: "black", symbol: "circle" } },
       { type: "scatter", mode: "markers", x: P.minima.map((m) => m[0]), y: P.minima.map((m) => m[1]),
-        name: "minima", marker: { size: 12, color: "red", symbol: "star" } },
+        name: "minima", marker: { size: 13, color: "white", symbol: "star",
+          line: { color: "black", width: 1 } } },
     ], { ...LAYOUT, title: { text: `${problem.value}: ${optimizer.value}, η = ${fmt(lr)}` +
       (o.beta ? `, ${o.beta} = ${fmt(b)}` : "") },
     xaxis: { range: [x0, x1], title: { text: "x₁" } }, yaxis: { range: [y0, y1], title: { text: "x₂" } },
