@@ -89,106 +89,102 @@ def objective(loss_fn, has_data: bool, stochastic: bool):
 
 
 class Carry(NamedTuple):
-    """What the scan carries from step k to step k + 1 (one run; a sweep vmaps it)."""
+    """What the scan carries into step k (one run; a sweep vmaps it)."""
 
-    params: Any  # params[k]; frozen at the divergence step when anyone reads them
+    params: Any  # params[k]: frozen at the divergence step when the caller keeps params
     state: Any  # the optimizer state after k updates
-    value: jax.Array  # objective(params[k]): what the optimizer is given (value=)
-    grad: Any  # ∇objective(params[k]); its norm is taken only at recorded steps
-    loss: jax.Array  # the recorded loss at params[k] (eval_fn's when given)
+    threshold: jax.Array  # the explosion threshold, set at step 0 from loss[0]
     diverged_at: jax.Array  # the step whose loss was non-finite or exploded; -1: none yet
-    best_loss: jax.Array  # the smallest recorded loss before divergence
+    best_loss: jax.Array  # the smallest recorded loss before divergence (+inf: none)
     steps_to_target: jax.Array  # the first step with loss <= target; -1: not yet
+    recorded: dict  # record="summary" or every k-th step: the recorded values so far
+
+
+def _slots(record: Record, num_steps: int):
+    """(is step k recorded?, its row) for the policies that keep rows in the carry."""
+    if record.every is None:
+        return (lambda k: (k == 0) | (k == num_steps)), (lambda k: (k == num_steps).astype(int))
+    return (lambda k: k % record.every == 0), (lambda k: k // record.every)
 
 
 def simulate(objective, evaluate, optimizer, params, data, key, num_steps, factor, record,
              target=None, *, freeze=True):
     """The scan. Pure: jit it for one run, vmap it for a sweep.
 
-    Each step costs one ``value_and_grad`` and one optimizer update, plus scalars: the
-    divergence test, the best loss and the target test. What else a step could do is
-    done only where it is read: the gradient norm at the recorded steps, ``eval_fn``
-    only when given, and the freeze of a diverged run's params and state only when
-    ``freeze`` (the caller keeps params; without it a dead run's numbers are masked).
+    Step k = 0..num_steps measures params[k] (value and gradient of the objective, the
+    recorded loss), records what the policy asks, tests divergence and, unless the run
+    is over, applies update k. One ``value_and_grad`` per step, as in a hand-written
+    loop; the rest is scalars, plus what is read only where it is read: the gradient
+    norm at recorded steps, ``eval_fn`` only when given, and the freeze of a diverged
+    run's params only when ``freeze`` (the caller keeps params; otherwise a dead run
+    runs on and its numbers are masked). The last step's update is computed and dropped.
     """
     optimizer = optax.with_extra_args_support(optimizer)
     value_and_grad = jax.value_and_grad(objective)
     step_key = (lambda k: jax.random.fold_in(key, k)) if key is not None else (lambda k: None)
-    shape = jax.eval_shape(objective, params, data, step_key(0)).shape
-    if shape != ():
-        raise ValueError(f"loss_fn must return a scalar, got shape {shape}")
-
-    def measure(p, k):
-        value, grad = value_and_grad(p, data, step_key(k))
-        recorded = value if evaluate is None else evaluate(p, data, None)
-        return value, grad, recorded
-
-    value, grad, loss0 = measure(params, 0)
-    threshold = jnp.inf if factor is None else factor * jnp.maximum(jnp.abs(loss0), 1)
-    dead0 = ~jnp.isfinite(loss0)
+    shape = jax.eval_shape(objective, params, data, step_key(0))
+    if shape.shape != ():
+        raise ValueError(f"loss_fn must return a scalar, got shape {shape.shape}")
+    dtype = shape.dtype if evaluate is None else jax.eval_shape(evaluate, params, data, None).dtype
     reached = (lambda loss: loss <= target) if target is not None else (lambda loss: False)
 
-    def advance(carry: Carry, k) -> tuple[Carry, None]:
-        dead = carry.diverged_at >= 0
-        value_fn = functools.partial(lambda p, kk: objective(p, data, step_key(kk)), kk=k)
-        updates, state = optimizer.update(
-            carry.grad, carry.state, carry.params,
-            value=carry.value, grad=carry.grad, value_fn=value_fn,
-        )
-        params = optax.apply_updates(carry.params, updates)
-        value, grad, loss = measure(params, k + 1)
+    def measure(carry: Carry, k):
+        value, grad = value_and_grad(carry.params, data, step_key(k))
+        loss = value if evaluate is None else evaluate(carry.params, data, None)
+        dead = carry.diverged_at >= 0  # before this step
+        threshold = jnp.where(k == 0, jnp.inf if factor is None else
+                              factor * jnp.maximum(jnp.abs(loss), 1), carry.threshold)
         bad = ~jnp.isfinite(loss) | (jnp.abs(loss) > threshold)
         alive = ~dead & ~bad
-        if freeze:
-            keep = lambda old, new: jnp.where(dead, old, new)
-            params, state = jax.tree.map(keep, carry.params, params), jax.tree.map(
-                keep, carry.state, state)
-            value, grad = keep(carry.value, value), jax.tree.map(keep, carry.grad, grad)
-        return Carry(
-            params, state, value, grad, loss,
-            diverged_at=jnp.where(~dead & bad, k + 1, carry.diverged_at),
-            best_loss=jnp.where(alive, jnp.minimum(carry.best_loss, loss), carry.best_loss),
-            steps_to_target=jnp.where((carry.steps_to_target < 0) & alive & reached(loss),
-                                      k + 1, carry.steps_to_target),
-        ), None
-
-    def output(carry: Carry, step) -> dict:
-        """What is recorded at ``step``: NaN after the divergence step."""
-        dead = (carry.diverged_at >= 0) & (carry.diverged_at < step)
-        out = {"loss": jnp.where(dead, jnp.nan, carry.loss),
-               "grad_norm": jnp.where(dead, jnp.nan, optax.tree.norm(carry.grad))}
+        out = {"loss": jnp.where(dead, jnp.nan, loss),
+               "grad_norm": jnp.where(dead, jnp.nan, optax.tree.norm(grad))}
         if record.params:
             out["params"] = carry.params
-        return out
+        carry = carry._replace(
+            threshold=threshold,
+            diverged_at=jnp.where(~dead & bad, k, carry.diverged_at),
+            best_loss=jnp.where(alive, jnp.minimum(carry.best_loss, loss), carry.best_loss),
+            steps_to_target=jnp.where((carry.steps_to_target < 0) & alive & reached(loss),
+                                      k, carry.steps_to_target),
+        )
+        return carry, value, grad, out
 
+    def update(carry: Carry, k, value, grad) -> Carry:
+        value_fn = functools.partial(lambda p, kk: objective(p, data, step_key(kk)), kk=k)
+        updates, state = optimizer.update(
+            grad, carry.state, carry.params, value=value, grad=grad, value_fn=value_fn
+        )
+        params = optax.apply_updates(carry.params, updates)
+        if freeze:
+            stop = (carry.diverged_at >= 0) | (k == num_steps)
+            keep = lambda old, new: jnp.where(stop, old, new)
+            params, state = jax.tree.map(keep, carry.params, params), jax.tree.map(
+                keep, carry.state, state)
+        return carry._replace(params=params, state=state)
+
+    def step(carry: Carry, k):
+        carry, value, grad, out = measure(carry, k)
+        if record.every != 1:  # write the row in place; nothing leaves the scan per step
+            recorded, row = _slots(record, num_steps)
+            write = lambda buf, new: jax.lax.dynamic_update_index_in_dim(
+                buf, jnp.where(recorded(k), new, buf[row(k)]), row(k), 0)
+            carry = carry._replace(recorded=jax.tree.map(write, carry.recorded, out))
+            out = None
+        return update(carry, k, value, grad), out
+
+    rows = len(record.steps(num_steps))
+    blank = jax.eval_shape(lambda c: measure(c, 0)[3], Carry(
+        params, None, jnp.zeros((), dtype), jnp.int32(-1), jnp.zeros((), dtype), jnp.int32(-1),
+        {}))
     carry = Carry(
-        params, optimizer.init(params), value, grad, loss0,
-        diverged_at=jnp.where(dead0, 0, -1),
-        best_loss=jnp.where(dead0, jnp.asarray(jnp.inf, loss0.dtype), loss0),
-        steps_to_target=jnp.where(~dead0 & reached(loss0), 0, -1),
+        params, optimizer.init(params), jnp.asarray(jnp.inf, dtype), jnp.int32(-1),
+        jnp.asarray(jnp.inf, dtype), jnp.int32(-1),
+        {} if record.every == 1 else jax.tree.map(
+            lambda s: jnp.zeros((rows, *s.shape), s.dtype), blank),
     )
-    first = output(carry, 0)
-    if record.every is None:
-        carry, _ = jax.lax.scan(advance, carry, jnp.arange(num_steps))
-        hist = jax.tree.map(lambda a: a[None], output(carry, num_steps))
-    elif record.every == 1:
-
-        def step(carry, k):
-            carry, _ = advance(carry, k)
-            return carry, output(carry, k + 1)
-
-        carry, hist = jax.lax.scan(step, carry, jnp.arange(num_steps))
-    else:
-        every = record.every
-
-        def chunk(carry, j):
-            carry, _ = jax.lax.scan(advance, carry, j * every + jnp.arange(every))
-            return carry, output(carry, (j + 1) * every)
-
-        carry, hist = jax.lax.scan(chunk, carry, jnp.arange(num_steps // every))
-    prepend = lambda a, rest: jnp.concatenate([jnp.asarray(a)[None], rest])
+    carry, hist = jax.lax.scan(step, carry, jnp.arange(num_steps + 1, dtype=jnp.int32))
     return {
-        **jax.tree.map(prepend, first, hist),
+        **(hist if record.every == 1 else carry.recorded),
         "final_params": carry.params,
         "diverged_at": carry.diverged_at,
         "best_loss": carry.best_loss,

@@ -176,8 +176,12 @@ def _compiled_sweep(
             out = {k: v for k, v in out.items() if k != "final_params"}
         return out
 
-    per_seed = jax.vmap(one, in_axes=(None, 0, None, None))
-    return jax.jit(jax.vmap(per_seed, in_axes=(0, None, None, None)))
+    def per_point(values, seeds, params, data):
+        if seeds.shape[0] == 1:  # one seed: no size-1 batch axis inside the loop
+            return jax.tree.map(lambda a: a[None], one(values, seeds[0], params, data))
+        return jax.vmap(one, in_axes=(None, 0, None, None))(values, seeds, params, data)
+
+    return jax.jit(jax.vmap(per_point, in_axes=(0, None, None, None)))
 
 
 def _devices(devices) -> list:
