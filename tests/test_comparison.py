@@ -167,6 +167,10 @@ def test_adam_reruns_ignore_the_loss_scale_sgd_reruns_diverge():
     hp = {"learning_rate": 0.05}
     adam = [compare.rerun(b, compare.spec("adam"), hp, 30, [1, 2]) for b in (BENCH, big)]
     np.testing.assert_allclose(adam[1].gap / 1000, adam[0].gap, rtol=1e-6)
+    # normalised GD keeps −g's direction and is just as indifferent to the scale (issue 13)
+    ngd = [compare.rerun(b, compare.spec("normalized_gd"), hp, 30, [1, 2]) for b in (BENCH, big)]
+    np.testing.assert_allclose(ngd[1].points, ngd[0].points, rtol=1e-9)  # float64 rounding
+    np.testing.assert_allclose(ngd[1].gap / 1000, ngd[0].gap, rtol=1e-9)
     sgd = [compare.rerun(b, compare.spec("sgd"), hp, 30, [1, 2]) for b in (BENCH, big)]
     assert np.all(sgd[0].diverged_at < 0) and np.all(sgd[1].diverged_at >= 0)
 
