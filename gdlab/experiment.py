@@ -23,12 +23,11 @@ import dataclasses
 import importlib.util
 import os
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from gdlab import plotting, results
+from gdlab import compilation, plotting, results
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -149,16 +148,18 @@ def execute(experiment, config=None, *, quick: bool = False, out: Path | None = 
     """
     experiment = _loaded(experiment)
     config = config if config is not None else experiment.default_config(quick)
-    start = time.perf_counter()
-    output = experiment.module.run(config)
-    seconds = time.perf_counter() - start
-    return store(experiment, config, output, quick=quick, out=out, seconds=seconds)
+    with compilation.count() as cost:  # XLA compilations and their seconds, inside run
+        output = experiment.module.run(config)
+    return store(experiment, config, output, quick=quick, out=out, seconds=cost.seconds,
+                 compiled=cost.as_meta())
 
 
 def store(experiment: Experiment, config, output: dict, *, quick: bool = False,
-          out: Path | None = None, seconds: float | None = None) -> dict:
+          out: Path | None = None, seconds: float | None = None,
+          compiled: dict | None = None) -> dict:
     """Store what ``run(config)`` returned: plain JSON types (exactly what ``gdlab plot``
     loads later), the claims evaluated on them, figures and tables drawn from them.
+    ``compiled``: what ``compilation.count()`` measured during run (goes into ``meta``).
 
     Returns the stored result with ``paths`` (the files written) added.
     """
@@ -169,7 +170,8 @@ def store(experiment: Experiment, config, output: dict, *, quick: bool = False,
             "metrics": output.get("metrics", {}),
             "series": output.get("series", {}),
             "meta": {**results.metadata(), "quick": quick,
-                     "seconds": None if seconds is None else round(seconds, 2)},
+                     "seconds": None if seconds is None else round(seconds, 2),
+                     **(compiled or {})},
         }
     )
     result["claims"] = evaluate_claims(experiment, result)
