@@ -6,7 +6,8 @@
     gdlab plot NAME                          redraw figures from results/NAME/result.json
     gdlab report [--no-explorers]            the static site results/site/ (offline HTML)
 
-Common options: ``--quick`` (small sizes, written to results-quick/), ``--out DIR``.
+Common options: ``--quick`` (small sizes, written to results-quick/), ``--out DIR``,
+``--no-cache`` (no persistent compilation cache; also GDLAB_CACHE_DIR=off).
 Exit status: 0 all is well; 1 an experiment failed (crashed); 2 bad input (one line,
 nothing written); 3 it ran, but a claim did not hold (a finding, printed and stored).
 """
@@ -137,6 +138,16 @@ def _claims_line(result: dict) -> str:
     return line
 
 
+def _cost_line(meta: dict) -> str:
+    """Where run's seconds went, e.g. "3 XLA compilations (2.1 s), 0.4 s computing"."""
+    if "compilations" not in meta:
+        return "compilations not recorded"
+    n, hits = meta["compilations"], meta.get("cache_hits", 0)
+    loaded = f", {hits} loaded from the cache" if hits else ""
+    return (f"{n} XLA compilation{'' if n == 1 else 's'}{loaded} "
+            f"({meta['compile_seconds']:.1f} s), {meta['compute_seconds']:.1f} s computing")
+
+
 def _run_one(name: str, args: list[str], quick: bool, out) -> int:
     from gdlab import claims, experiment
 
@@ -144,6 +155,7 @@ def _run_one(name: str, args: list[str], quick: bool, out) -> int:
     config = parse_config(exp, args, quick)
     result = experiment.execute(exp, config, quick=quick, out=out)
     print(f"{name}  ({result['meta']['seconds']:.1f} s)")
+    print(f"  {_cost_line(result['meta'])}")
     print(experiment.format_metrics(result["metrics"]))
     print(f"  {_claims_line(result)}")
     print(f"  wrote {os.path.dirname(result['paths'][-1])}/")
@@ -289,10 +301,25 @@ def dispatch(argv: list[str]) -> int:
     raise UsageError(f"unknown command {command!r}; valid: list, run, plot, compare, report")
 
 
+def _compilation_cache(argv: list[str]) -> list[str]:
+    """Compile once per machine: JAX's persistent cache on, unless --no-cache (popped)."""
+    from gdlab import compilation
+
+    argv = list(argv)
+    if _pop_flag(argv, "--no-cache"):
+        compilation.disable_cache()
+        return argv
+    try:
+        compilation.enable_cache()
+    except OSError as error:  # an unwritable cache folder costs speed, not the run
+        print(f"gdlab: compilation cache off: {error}", file=sys.stderr)
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        code = dispatch(argv)
+        code = dispatch(_compilation_cache(argv))
     except (UsageError, ValueError, FileNotFoundError) as error:
         print(f"gdlab: error: {error}", file=sys.stderr)
         code = 2

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import jax
 from jax import monitoring
+from jax.experimental.compilation_cache import compilation_cache as _jax_cache
 
 ENV = "GDLAB_CACHE_DIR"
 OFF = ("off", "0", "none", "false", "")
@@ -57,8 +58,8 @@ def enable_cache(directory: str | os.PathLike | None = None) -> Path | None:
     """Turn on JAX's persistent compilation cache; returns the folder, or None if off.
 
     ``directory``: where to keep compiled programs (default: ``cache_dir()``, which
-    honours ``$GDLAB_CACHE_DIR`` and ``$XDG_CACHE_HOME``). Call it before the first
-    compilation: JAX opens the cache once per process.
+    honours ``$GDLAB_CACHE_DIR`` and ``$XDG_CACHE_HOME``). It may be called at any
+    time: JAX decides once per process whether to use a cache, so the decision is reset.
 
     Example::
 
@@ -74,12 +75,14 @@ def enable_cache(directory: str | os.PathLike | None = None) -> Path | None:
     # gdlab's programs are small and compile fast: cache them all, whatever their size.
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    _jax_cache.reset_cache()
     return path
 
 
 def disable_cache() -> None:
     """Turn the persistent compilation cache off for this process."""
     jax.config.update("jax_enable_compilation_cache", False)
+    _jax_cache.reset_cache()
 
 
 @dataclasses.dataclass
