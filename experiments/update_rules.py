@@ -311,8 +311,8 @@ def claims(result: dict) -> list[dict]:
                 m["sign_first_pass_step"], m["sign_first_pass_step_theory"]),
         c.close("after that they stay at the closed-form distances min(r, s − r) from w* "
                 "(nearest)", m["sign_errors_after_arrival"][0], near, atol=1e-12),
-        c.close("... and max(r, s − r) (farthest), forever", m["sign_errors_after_arrival"][1],
-                far, atol=1e-12),
+        c.close(f"... and max(r, s − r) (farthest), to the end of the run ({cfg['fixed_steps']} "
+                f"steps: a 2-cycle)", m["sign_errors_after_arrival"][1], far, atol=1e-12),
         c.below("0.833 → 0.437 bouncing is fixed-step overshoot, not an exploding gradient: "
                 "the largest |g| while bouncing / |g| at the start",
                 m["sign_grad_norm_max_after_arrival"] / m["sign_grad_norm_at_start"], 0.1),
