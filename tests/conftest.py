@@ -16,8 +16,13 @@ import logging
 import jax
 import pytest
 
+from gdlab import compilation
+
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
+# Compile once per machine, as the CLI does; GDLAB_CACHE_DIR=off (or an empty folder)
+# runs every test from scratch, which is how CI proves the suite needs no cache.
+compilation.enable_cache()
 
 
 @functools.cache
