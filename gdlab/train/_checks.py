@@ -1,11 +1,12 @@
 """Argument checks shared by ``run`` and ``sweep``: refused before anything is compiled.
 
-Three things are checked here, each with a ``ValueError`` that says what to pass instead:
+These are checked here, each with a ``ValueError`` that says what to pass instead:
 
 - ``seeds``: a count or ints in [0, 2³²), the range of ``jax.random.key``'s seed
   (a larger seed would silently wrap around to a small one);
 - ``divergence_factor``: None, or a number >= 1 (inf: only non-finite losses count);
   NaN would silently switch divergence detection off;
+- ``target``: None or finite (a NaN target is never reached);
 - memory: what a call will record, estimated from shapes alone,
 
       recorded ≈ runs · (recorded steps · (2 + P·[record params]) + P + 4) · itemsize
@@ -52,17 +53,36 @@ def seeds(value) -> None:
         )
 
 
+def _real(value) -> float | None:
+    """``value`` as a Python float if it is one real number (a 0-d array too), else None."""
+    if isinstance(value, bool | str):
+        return None
+    try:
+        array = np.asarray(value)
+    except Exception:
+        return None
+    return float(array) if array.shape == () and array.dtype.kind in "iuf" else None
+
+
 def divergence_factor(value) -> None:
     """None, or a real number >= 1 (inf allowed); NaN and bools refused."""
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"divergence_factor must be None or a number >= 1, got {value!r}")
-    if math.isnan(value) or value < 1:
+    number = _real(value)
+    if number is None or math.isnan(number) or number < 1:
         raise ValueError(
             f"divergence_factor must be None or a number >= 1 (the loss may grow this many "
             f"times past max(|loss[0]|, 1) before a run counts as diverged), got {value!r}"
         )
+
+
+def target(value) -> None:
+    """None or a finite number: a NaN target would never be reached, silently."""
+    if value is None:
+        return
+    number = _real(value)
+    if number is None or not math.isfinite(number):
+        raise ValueError(f"target must be None or a finite number, got {value!r}")
 
 
 def memory_limit(value) -> float:

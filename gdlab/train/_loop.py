@@ -52,20 +52,25 @@ def steps_to_target(loss, target: float) -> np.ndarray:
 @dataclass(frozen=True)
 class Trajectory:
     """One run. ``loss[i]`` and ``params[i]`` belong to step ``steps[i]`` (all steps by default,
-    so index k = after k updates); ``best_loss`` and ``steps_to_target`` see every step."""
+    so index k = after k updates); ``best_loss`` and ``steps_to_target`` see every step.
+
+    As in ``Sweep``: ``diverged_at`` is the divergence step or −1 (never), and
+    ``steps_to_target`` the first step at or below ``target``, −1 (never) or None (no
+    target); ``params`` is None unless ``record_params=True``.
+    """
 
     params: Any
     loss: np.ndarray
     grad_norm: np.ndarray
     final_params: Any
-    diverged_at: int | None
+    diverged_at: int
     steps: np.ndarray
     best_loss: float
     steps_to_target: int | None = None
 
     @property
     def status(self) -> str:
-        return "ok" if self.diverged_at is None else "diverged"
+        return "ok" if self.diverged_at < 0 else "diverged"
 
     @property
     def num_steps(self) -> int:
@@ -74,7 +79,7 @@ class Trajectory:
     @property
     def final_loss(self) -> float:
         """The loss after the last update, or +inf if the run diverged."""
-        return float("inf") if self.diverged_at is not None else float(self.loss[-1])
+        return float("inf") if self.diverged_at >= 0 else float(self.loss[-1])
 
 
 def objective(loss_fn, has_data: bool, stochastic: bool):
@@ -237,7 +242,7 @@ def run(
     eval_fn=None,
     divergence_factor: float | None = DIVERGENCE_FACTOR,
     record="all",
-    record_params: bool = True,
+    record_params: bool = False,
     target: float | None = None,
     memory_limit: float | None = None,
 ) -> Trajectory:
@@ -256,7 +261,8 @@ def run(
       record: "all" steps, every k-th step (an int dividing num_steps), or "summary"
         (only the first and last loss; best loss, divergence and target steps are
         still exact). Bounded memory for long runs.
-      record_params: keep the iterates at the recorded steps.
+      record_params: keep the iterates at the recorded steps (``traj.params``); off by
+        default, as in ``sweep`` (``final_params`` is always kept).
       target: if given, ``steps_to_target`` is the first step with loss <= target.
       memory_limit: refuse (ValueError, before compiling) a run whose recorded outputs
         are estimated above this many bytes (None: 2 GiB); see ``record``.
@@ -264,11 +270,12 @@ def run(
     Example::
 
         f = lambda x: 0.5 * 4.0 * x**2
-        traj = run(f, jnp.array(1.0), optax.sgd(0.1), 10)
+        traj = run(f, jnp.array(1.0), optax.sgd(0.1), 10, record_params=True)
         traj.params[k] == (1 - 0.1 * 4.0) ** k          # the closed form
     """
     check_steps(num_steps)
     _checks.divergence_factor(divergence_factor)
+    _checks.target(target)
     policy = parse_record(record, num_steps, record_params)
     _checks.memory("run", 1, num_steps, policy, params, memory_limit)
     optimizer = _optimizers.resolve(optimizer)
@@ -283,8 +290,8 @@ def run(
         loss=out["loss"],
         grad_norm=out["grad_norm"],
         final_params=out["final_params"],
-        diverged_at=None if dead_at < 0 else dead_at,
+        diverged_at=dead_at,
         steps=policy.steps(num_steps),
         best_loss=float(out["best_loss"]),
-        steps_to_target=None if target is None or hit < 0 else hit,
+        steps_to_target=None if target is None else hit,
     )

@@ -286,6 +286,7 @@ def sweep(
     check_steps(num_steps)
     _checks.seeds(seeds)
     _checks.divergence_factor(divergence_factor)
+    _checks.target(target)
     policy = parse_record(record, num_steps, record_params)
     fixed = dict(hyperparameters or {})
     init_fn = params if callable(params) else None
