@@ -15,20 +15,18 @@ the curvature takes back: at 1 a step gains nothing to second order, beyond 1 it
 
 Run:    gdlab run taylor_step      (or: python experiments/taylor_step.py --help)
 Writes: results/taylor_step/result.json, error_scaling.png, step_size.png, training.png
-Expect: ~70 s of CPU on a 2-core machine (--quick ~30 s, mostly compiling). Float64 error
-        slopes 2.00 (first order) and 3.00 (second order) on Rosenbrock and the MLP; on
-        the quadratic the second-order model is exact to 2 ulp. Float32 measures the
-        change f(x − εg) − f(x) only to ~1e-7·|f|, so its second-order model is never
-        better than 2e-7 (quadratic) to 1e-5 (MLP) relative, against 1e-15 to 1e-11 in
-        float64. ε* = 0.270 = 3/Σλ on the quadratic, where the line search agrees to
-        3e-6, and ε*·λ_max = 2.7: the best single step lies beyond 2/λ_max. The line
-        search's first minimum is 1.19 ε* on Rosenbrock and 1.07 ε* on the MLP.
-        Training with η = 2: η/(2ε*) has median 0.98 over the second half, so the
-        curvature takes back nearly all of the first-order gain (summed over the 100
-        tracked steps, first order predicts −29.9 and the loss changes by −0.49), yet
-        η = 2 ends at loss 0.080 against 0.47 for η = 0.5. With η = 0.5 the ratio stays
-        below 1e-3 from step 100 to 700 (slow from small gradients, not from curvature)
-        until gᵀHg grows 1e5-fold around step 750 and the ratio joins η = 2's at ~1.
+
+What it claims (checked by ``claims``): the error slopes 2 and 3 in float64, and the
+round-off floor that hides the ε³ law in float32; ε* against the line search and
+1/λ_max; and along training, over ``num_seeds`` MLP inits: at the large η the curvature
+takes back most of the first-order gain, so the first-order model over-predicts the
+decrease many-fold and even the second-order model is off by about 100 % per step (the
+quadratic model predicts roughly no change: what the step really does is decided by the
+third and higher orders, the edge-of-stability regime); at the small η the second-order
+model is right, and the phase where η/(2ε*) ≪ 1 is a phase where the gradient lies in
+flat directions (gᵀHg/gᵀg ≪ λ_max: ill-conditioning), not one where the gradient is
+merely small. The measured numbers are the claims in results/taylor_step/result.json
+(`gdlab list`).
 """
 
 import functools
@@ -40,6 +38,7 @@ import numpy as np
 
 import gdlab
 from gdlab import plotting, taylor
+from gdlab.claims import above, below, between, close, over_seeds
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,8 @@ class Config:
     quadratic_eigenvalues: tuple[float, ...] = (0.1, 1.0, 10.0)  # spectrum of the quadratic's A
     rosenbrock_x0: tuple[float, float] = (-1.2, 1.0)  # the classic start point
     hidden: int = 100  # width of the MLP 40 → hidden → 10 (tanh, Xavier init)
-    seed: int = 0  # MNIST-1D data seed, MLP init key and the quadratic's rotation
+    seed: int = 0  # MNIST-1D data seed, the quadratic's rotation and the first MLP init seed
+    num_seeds: int = 5  # training runs from MLP inits seed .. seed + num_seeds − 1
     eps_min: float = 1e-8  # error-scaling grid: ε / ε* from eps_min ...
     eps_max: float = 10.0  # ... to eps_max
     grid_points: int = 91  # points on every ε grid (the scaling grid, each line-search zoom)
@@ -62,7 +62,7 @@ class Config:
 
 
 QUICK = {
-    "hidden": 16, "grid_points": 31, "num_steps": 100, "track_every": 10,
+    "hidden": 100, "grid_points": 31, "num_steps": 100, "track_every": 10,
     "check_every": 50, "lanczos_iters": 10,
 }
 
@@ -82,6 +82,8 @@ def _check(config: Config) -> None:
         raise ValueError("need track_every | check_every <= num_steps")
     if min(config.quadratic_eigenvalues) <= 0:
         raise ValueError("quadratic_eigenvalues must be positive")
+    if config.num_seeds < 1 or config.seed < 0:
+        raise ValueError("need num_seeds >= 1 and seed >= 0")
 
 
 # --- the MLP: one loss object, data passed as an argument ------------------------------------
@@ -103,23 +105,33 @@ def _value(f, *args):
     return f(*args)
 
 
-@jax.jit
 def _mlp_terms(params, data, eps):
-    return taylor.gradient_step_terms(functools.partial(mlp_loss, data=data), params, eps)
+    return taylor.gradient_step_terms(mlp_loss, params, eps, data=data)
 
 
 @functools.partial(jax.jit, static_argnames=("num_iters",))
 def _mlp_sharpness(params, data, *, num_iters):
-    f = functools.partial(mlp_loss, data=data)
-    return gdlab.curvature.sharpness(f, params, num_iters=num_iters, method="lanczos")
+    return gdlab.curvature.sharpness(mlp_loss, params, num_iters=num_iters, method="lanczos",
+                                     data=data)
 
 
 @jax.jit
-def _mlp_track(params_stack, data):
-    """gᵀg and gᵀHg (one gradient, one HVP) at every point of a stack of parameters."""
-    f = functools.partial(mlp_loss, data=data)
-    out = jax.lax.map(lambda p: taylor.optimal_step(f, p), params_stack)  # one at a time
-    return out.gTg, out.gTHg
+def _mlp_track(params_stack, data, lrs):
+    """At every point of a stack of parameters, the gradient step of size η that training
+    took there: its actual change and the terms −ηgᵀg, ½η²gᵀHg (one gradient, one HVP)."""
+    one = lambda p_lr: taylor.gradient_step_terms(mlp_loss, *p_lr, data=data)
+    return jax.lax.map(one, (params_stack, lrs), batch_size=8)
+
+
+@functools.partial(jax.jit, static_argnames=("num_iters",))
+def _mlp_sharpness_stack(params_stack, data, *, num_iters):
+    return jax.lax.map(lambda p: _mlp_sharpness(p, data, num_iters=num_iters), params_stack)
+
+
+def _init_key(seed: int):
+    """The MLP init key of ``seed`` as ``train.sweep(..., seeds=)`` derives it, so the
+    point analysed at init is the start of that seed's training run."""
+    return jax.random.split(jax.random.key(seed))[0]
 
 
 # --- part 1: error of the first- and second-order models against ε ---------------------------
@@ -143,13 +155,14 @@ def _problems(config: Config):
     d = gdlab.data.mnist1d(seed=config.seed)
     model = gdlab.models.mlp([40, config.hidden, 10], activation="tanh", init="xavier",
                              dtype=jnp.float32)
-    p32 = jax.jit(model.init)(jax.random.key(config.seed))  # the same point in both dtypes
+    p32 = jax.jit(model.init)(_init_key(config.seed))  # the same point in both dtypes
     data32 = {"x": jnp.asarray(d["x"], jnp.float32), "y": jnp.asarray(d["y"])}
     data64 = {"x": jnp.asarray(d["x"], jnp.float64), "y": jnp.asarray(d["y"])}
     return {
         "quadratic": _quadratic(config),
         "rosenbrock": (r.loss, jnp.asarray(r.x0, jnp.float64)),
         "mlp": (data64, data32, p32),
+        "mlp_init": model.init,
     }
 
 
@@ -257,9 +270,12 @@ def _line_search(change, lam_max, config: Config):
     }
 
 
-def _mlp_check(params, data, config: Config) -> dict:
-    """λ_max (Lanczos on HVPs), ε*, and a line search along −g for the MLP at ``params``."""
-    lam = float(_mlp_sharpness(params, data, num_iters=config.lanczos_iters))
+def _mlp_check(params, data, config: Config, lam=None) -> dict:
+    """λ_max (Lanczos on HVPs, unless given), ε*, and a line search along −g for the MLP
+    at ``params``."""
+    if lam is None:
+        lam = _mlp_sharpness(params, data, num_iters=config.lanczos_iters)
+    lam = float(lam)
     dtype = jax.tree.leaves(params)[0].dtype
     change = lambda e: _mlp_terms(params, data, jnp.asarray(e, dtype))
     terms = change(np.ones(config.grid_points))
@@ -305,37 +321,46 @@ def step_sizes(problems, config: Config) -> dict:
 
 
 def training(problems, config: Config) -> dict:
-    _, data, p0 = problems["mlp"]
+    """Full-batch GD from ``num_seeds`` inits at every η, recorded every ``track_every``
+    steps; at each recorded point the step training takes there (size η) against its
+    first- and second-order models, λ_max every ``check_every`` steps, and for the first
+    seed a line search along −g at those steps."""
+    _, data, _ = problems["mlp"]
     lrs = np.asarray(config.learning_rates, np.float32)
+    seeds = list(range(config.seed, config.seed + config.num_seeds))
     sweep = gdlab.train.sweep(
-        mlp_loss, p0, "sgd", {"learning_rate": lrs}, config.num_steps, data=data,
-        record_params=True,
+        mlp_loss, problems["mlp_init"], "sgd", {"learning_rate": lrs}, config.num_steps,
+        seeds=seeds, data=data, record=config.track_every, record_params=True,
     )
     steps = np.arange(0, config.num_steps + 1, config.track_every)
-    checks = np.arange(0, config.num_steps + 1, config.check_every)
+    every = config.check_every // config.track_every
+    shape = (len(lrs), len(seeds), len(steps))  # (η, seed, recorded step)
+    flat = jax.tree.map(lambda a: a.reshape((-1,) + a.shape[3:]), sweep.params)
+    t = _mlp_track(flat, data, np.repeat(lrs, len(seeds) * len(steps)))
+    first, second, actual, gTg, gTHg = (
+        np.asarray(v, float).reshape(shape)
+        for v in (t.first_order, t.first_order + t.second_order, t.actual, t.gTg, t.gTHg))
+    at_checks = jax.tree.map(lambda a: a.reshape(shape + a.shape[1:])[:, :, ::every], flat)
+    lam = np.asarray(_mlp_sharpness_stack(
+        jax.tree.map(lambda a: a.reshape((-1,) + a.shape[3:]), at_checks), data,
+        num_iters=config.lanczos_iters), float).reshape(len(lrs), len(seeds), -1)
     runs = []
     for r, lr in enumerate(config.learning_rates):
-        params = jax.tree.map(lambda a, r=r: a[r], sweep.params)
-        tracked = jax.tree.map(lambda a: a[steps], params)
-        gTg, gTHg = (np.asarray(v, float) for v in _mlp_track(tracked, data))
-        loss = np.asarray(sweep.loss[r], float)
-        # the real step from k to k + 1, against its first- and second-order predictions
-        k = steps[steps < config.num_steps]
-        first = -lr * gTg[: len(k)]
-        second = first + 0.5 * lr**2 * gTHg[: len(k)]
-        found = [_mlp_check(jax.tree.map(lambda a, c=c: a[c], params), data, config)
-                 for c in checks]
-        diverged = int(sweep.diverged_at[r])
-        ratio = np.where(gTg > 0, 0.5 * lr * gTHg / np.where(gTg > 0, gTg, 1), np.nan)
+        first_seed = [jax.tree.map(lambda a, r=r, c=c: a[r, 0, c], at_checks)
+                      for c in range(lam.shape[2])]
+        searches = [_mlp_check(p, data, config, lam=lam[r, 0, c])["line_search"]["best"]
+                    for c, p in enumerate(first_seed)]
+        diverged = np.asarray(sweep.diverged_at[r])
         runs.append({
-            "learning_rate": float(lr), "loss": loss,
-            "diverged_at": None if diverged < 0 else diverged,
-            "steps": steps, "gTg": gTg, "gTHg": gTHg, "ratio": ratio,
-            "step_actual": loss[k + 1] - loss[k], "step_first": first, "step_second": second,
-            "check_steps": checks,
-            "lambda_max": np.array([c["lambda_max"] for c in found]),
-            "best_eps": np.array([c["line_search"]["best"] for c in found]),
-            "eps_star": np.array([_eps_star(c["gTg"], c["gTHg"]) for c in found]),
+            "learning_rate": float(lr), "seeds": seeds,
+            "loss": np.asarray(sweep.loss[r], float),  # (seed, recorded step)
+            "diverged_at": [None if d < 0 else int(d) for d in diverged],
+            "steps": steps, "gTg": gTg[r], "gTHg": gTHg[r],
+            # ½η²gᵀHg / ηgᵀg = η/(2ε*): the share of the first-order gain curvature takes back
+            "ratio": 0.5 * lr * gTHg[r] / np.where(gTg[r] > 0, gTg[r], np.nan),
+            "step_actual": actual[r], "step_first": first[r], "step_second": second[r],
+            "check_steps": steps[::every], "lambda_max": lam[r],
+            "best_eps_first_seed": np.array(searches),
         })
     return {"runs": runs}
 
@@ -343,10 +368,41 @@ def training(problems, config: Config) -> dict:
 # --- run -----------------------------------------------------------------------------------
 
 
-def _median_rel(predicted, r):
-    actual = np.asarray(r["step_actual"])
+def _per_seed(r) -> dict:
+    """Per seed (lists over the runs' seeds): what the tracked steps of one η show."""
+    k = slice(0, -1)  # every tracked step that training took (the last point has none)
+    actual, first, second = (np.asarray(r[n], float)[:, k] for n in (
+        "step_actual", "step_first", "step_second"))
     ok = np.isfinite(actual) & (actual != 0)
-    return float(np.median(np.abs(np.asarray(predicted)[ok] - actual[ok]) / np.abs(actual[ok])))
+
+    def median_rel(predicted):
+        rel = np.abs(predicted - actual) / np.abs(np.where(ok, actual, 1.0))
+        return [float(np.median(v[o])) if o.any() else None for v, o in zip(rel, ok, strict=True)]
+
+    mid = len(r["check_steps"]) // 2
+    rayleigh = r["gTHg"] / np.where(r["gTg"] > 0, r["gTg"], np.nan)
+    at_mid = rayleigh[:, np.searchsorted(r["steps"], r["check_steps"][mid])]
+    loss = np.asarray(r["loss"], float)
+    out = {
+        "final_loss": loss[:, -1],
+        # median over the tracked steps of η/(2ε*) = ½η²gᵀHg / ηgᵀg
+        "median_ratio": np.nanmedian(r["ratio"][:, k], axis=1),
+        "sum_actual": actual.sum(axis=1), "sum_first": first.sum(axis=1),
+        "sum_second": second.sum(axis=1),
+        # how many times the first-order model over-predicts the summed decrease
+        "first_order_over_actual": first.sum(axis=1) / actual.sum(axis=1),
+        "median_relative_error_first_order": median_rel(first),
+        "median_relative_error_second_order": median_rel(second),
+        # steps where the second-order model gets even the sign of the change wrong
+        "second_order_wrong_sign_fraction": np.mean(np.sign(second) != np.sign(actual), axis=1),
+        # curvature along g over the sharpest curvature, at the middle check step
+        "check_step_mid": int(r["check_steps"][mid]),
+        "rayleigh_over_lambda_max_mid": at_mid / np.asarray(r["lambda_max"])[:, mid],
+        "eta_lambda_max_over_2_final": r["learning_rate"] * np.asarray(r["lambda_max"])[:, -1] / 2,
+    }
+    out["median"] = {k: float(np.nanmedian(np.asarray(v, float))) for k, v in out.items()
+                     if k != "check_step_mid"}
+    return out
 
 
 def run(config: Config) -> dict:
@@ -373,27 +429,79 @@ def run(config: Config) -> dict:
         "eps_star_times_lambda_max": {
             n: sizes[n]["eps_star"] * sizes[n]["lambda_max"] for n in _PROBLEMS},
         "line_search_resolution": sizes["quadratic"]["line_search"]["resolution"],
-        "training": {
-            f"lr_{r['learning_rate']:g}": {
-                "final_loss": float(r["loss"][-1]) if r["diverged_at"] is None else None,
-                "median_ratio_second_half": float(np.nanmedian(
-                    r["ratio"][len(r["ratio"]) // 2:])),
-                "fraction_ratio_above_half": float(np.nanmean(r["ratio"] > 0.5)),
-                # per tracked step: how far each model is from the real change of the loss
-                "median_relative_error_first_order": _median_rel(r["step_first"], r),
-                "median_relative_error_second_order": _median_rel(r["step_second"], r),
-                "tracked_steps_sum_actual_first_second": [
-                    float(np.sum(r[k])) for k in ("step_actual", "step_first", "step_second")],
-                "gTg_first_last": [float(r["gTg"][0]), float(r["gTg"][-1])],
-                "gTHg_first_last": [float(r["gTHg"][0]), float(r["gTHg"][-1])],
-                "lambda_max_first_last": [float(r["lambda_max"][0]),
-                                          float(r["lambda_max"][-1])],
-            }
-            for r in train["runs"]
-        },
+        "seeds": train["runs"][0]["seeds"],
+        "training": {f"lr_{r['learning_rate']:g}": _per_seed(r) for r in train["runs"]},
     }
+    runs = train["runs"]
+    metrics["final_loss_ratio_last_over_first_lr"] = (
+        np.asarray(runs[-1]["loss"], float)[:, -1] / np.asarray(runs[0]["loss"], float)[:, -1])
     series = {"scaling": scaling, "step_sizes": sizes, "training": train}
     return {"metrics": metrics, "series": series}
+
+
+# --- claims ----------------------------------------------------------------------------------
+
+
+def claims(result: dict) -> list[dict]:
+    """The findings, read from the stored result. The Taylor-series claims are exact
+    arithmetic at one point each; the training claims are over the seeds' runs."""
+    m, cfg = result["metrics"], result["config"]
+    slow, fast = (f"lr_{lr:g}" for lr in (cfg["learning_rates"][0], cfg["learning_rates"][-1]))
+    eta_slow, eta_fast = cfg["learning_rates"][0], cfg["learning_rates"][-1]
+    s, f = m["training"][slow], m["training"][fast]
+    seeds = m["seeds"]
+    out = [close(f"float64, {name}: the first-order model's error falls as ε² (fitted slope)",
+                 m["first_order_slope_float64"][name], 2.0, atol=0.02) for name in _PROBLEMS]
+    out += [close(f"float64, {name}: the second-order model's error falls as ε³ (fitted slope)",
+                  m["second_order_slope_float64"][name], 3.0, atol=0.02)
+            for name in ("rosenbrock", "mlp")]
+    out += [
+        below("on a quadratic eq. 4.9 is exact: the second-order error is round-off "
+              "(in ulps of |f| + |Δf|)", m["quadratic_second_order_error_in_ulps"], 8.0),
+        below("float64, MLP: the second-order model reaches 1e-9 relative accuracy "
+              "(best on the ε grid)", m["best_second_order_relative_error"]["float64"]["mlp"],
+              1e-9),
+        between("float32, MLP: the measured change f(x − εg) − f(x) is round-off limited at "
+                "~machine ε·|f| (its floor over |f|)",
+                m["roundoff_floor_over_abs_f"]["float32"]["mlp"], 1e-8, 1e-6),
+        above("so in float32 the second-order model's best relative accuracy is ≥ 1000× "
+              "worse than in float64: the ε³ law shows only in float64 (ratio of the bests)",
+              m["best_second_order_relative_error"]["float32"]["mlp"]
+              / m["best_second_order_relative_error"]["float64"]["mlp"], 1e3),
+        close("quadratic: ε* = gᵀg/gᵀHg = n/Σλ for this start", m["eps_star"]["quadratic"],
+              len(cfg["quadratic_eigenvalues"]) / sum(cfg["quadratic_eigenvalues"]),
+              rtol=1e-12),
+        close("quadratic: the line search's minimum is ε* (ratio, to the search's resolution)",
+              m["line_search_best_over_eps_star"]["quadratic"], 1.0,
+              atol=m["line_search_resolution"]),
+        above("ε*·λ_max ≥ 1 everywhere (gᵀHg ≤ λ_max·gᵀg): the quadratic model's step is "
+              "never shorter than 1/λ_max (smallest over the three problems)",
+              min(m["eps_star_times_lambda_max"].values()), 1 - 1e-6),
+        below("Rosenbrock and the MLP: the first line-search minimum lies within 50 % of ε* "
+              "(largest |line search / ε* − 1|)",
+              max(abs(m["line_search_best_over_eps_star"][n] - 1) for n in ("rosenbrock", "mlp")),
+              0.5),
+        over_seeds(f"η = {eta_fast:g}: curvature takes back most of the first-order gain "
+                   "(median over tracked steps of η/(2ε*) = ½η²gᵀHg / ηgᵀg)",
+                   f["median_ratio"], lower=0.5, upper=1.5, seeds=seeds),
+        over_seeds(f"η = {eta_fast:g}: the first-order model over-predicts the summed decrease "
+                   "at least 5-fold (Σ −ηgᵀg / Σ actual change)",
+                   f["first_order_over_actual"], lower=5.0, seeds=seeds),
+        over_seeds(f"η = {eta_fast:g}: the second-order model is off by more than 50 % per step "
+                   "(median relative error): the step is decided by third and higher orders",
+                   f["median_relative_error_second_order"], lower=0.5, seeds=seeds),
+        over_seeds(f"η = {eta_slow:g}: the second-order model is right per step to 1e-3 "
+                   "(median relative error)",
+                   s["median_relative_error_second_order"], upper=1e-3, seeds=seeds),
+        over_seeds(f"η = {eta_slow:g}, step {s['check_step_mid']}: the gradient lies in flat "
+                   "directions, gᵀHg/gᵀg < λ_max/20 (ill-conditioning: stability caps η at "
+                   "2/λ_max while ε* along g is far longer)",
+                   s["rayleigh_over_lambda_max_mid"], upper=0.05, seeds=seeds),
+        over_seeds(f"η = {eta_fast:g} ends lower than η = {eta_slow:g} despite the curvature "
+                   "(final loss ratio)", m["final_loss_ratio_last_over_first_lr"], upper=1.0,
+                   seeds=seeds),
+    ]
+    return out
 
 
 # --- plot -----------------------------------------------------------------------------------
@@ -458,35 +566,40 @@ def _plot_scaling(s, titles):
 
 
 def _plot_step_size(s, titles):
-    fig, axes = plotting.figure(1, 3, title="Which step size? The quadratic model's ε* = gᵀg/gᵀHg "
-                                "against a line search, 1/λ_max and 2/λ_max", height=4.2)
+    fig, axes = plotting.figure(1, 3, title="Which step size? The quadratic model's ε* = "
+                                "gᵀg/gᵀHg against a line search, 1/λ_max and 2/λ_max",
+                                height=4.4)
     for ax, name in zip(axes[0], _PROBLEMS, strict=True):
         e = s["step_sizes"][name]
         ls = e["line_search"]
+        star = e["eps_star"]
         eps = plotting.array(ls["eps_grid"])
-        ax.semilogx(eps, plotting.array(ls["change"]), color="0.2",
+        # up to 10 ε* (or the first minimum): Rosenbrock's loss shoots up beyond, across
+        # the valley, and dips again far out; the walk from ε = 0 stops at the first dip
+        shown = eps <= 10 * max(star, ls["best"])
+        x = eps[shown] / star
+        ax.semilogx(x, plotting.array(ls["change"])[shown], color="0.15", linewidth=1.8,
                     label="actual f(x − εg) − f(x)")
-        ax.semilogx(eps, plotting.array(e["model_first"]), color=plotting.COLORS[0],
+        ax.semilogx(x, plotting.array(e["model_first"])[shown], color=plotting.COLORS[0],
                     linewidth=1.1, label="first order −εgᵀg")
-        ax.semilogx(eps, plotting.array(e["model_second"]), color=plotting.COLORS[3],
-                    linewidth=1.1, label="second order −εgᵀg + ½ε²gᵀHg")
-        marks = [
-            (e["eps_star"], "ε* = gᵀg/gᵀHg", dict(color=plotting.COLORS[1], linestyle="-",
-                                                  linewidth=2.4, alpha=0.8)),
-            (ls["best"], "line search (first minimum)", dict(color="0.1", linestyle=":")),
-            (e["one_over_lambda_max"], "1/λ_max", dict(color=plotting.COLORS[2],
-                                                      linestyle="--")),
-            (e["two_over_lambda_max"], "2/λ_max", dict(color=plotting.COLORS[4],
-                                                      linestyle="--")),
-        ]
-        for x, label, style in marks:
-            if x is not None and np.isfinite(x):
-                ax.axvline(x, label=label, **{"linewidth": 1.2, **style})
+        ax.semilogx(x, plotting.array(e["model_second"])[shown], "--", color=plotting.COLORS[3],
+                    linewidth=1.3, label="second order −εgᵀg + ½ε²gᵀHg")
+        ax.plot([1], [-0.5 * e["gTg"] ** 2 / e["gTHg"]], "o", color=plotting.COLORS[3],
+                markersize=8, markerfacecolor="none", markeredgewidth=1.6,
+                label="ε*: the second-order model's minimum")
+        ax.plot([ls["best"] / star], [ls["best_change"]], "x", color="0.1", markersize=9,
+                markeredgewidth=2, label="line search: first minimum")
         low = min(ls["best_change"], float(np.nanmin(plotting.array(e["model_second"]))))
         ax.set_ylim(1.6 * low, -0.9 * low)
-        ax.set(xlabel="step size ε", ylabel="change of the loss",
+        for value, label, color in ((e["one_over_lambda_max"], "1/λ_max", plotting.COLORS[2]),
+                                    (e["two_over_lambda_max"], "2/λ_max", plotting.COLORS[4])):
+            ax.axvline(value / star, color=color, linewidth=1.1, linestyle=":", label=label)
+        beyond = ls["global_best"] / star
+        note = (f"\nfurther out (off the plot) a deeper dip at {beyond:.3g} ε*"
+                if beyond > 10 * max(1, ls["best"] / star) else "")
+        ax.set(xlabel="step size ε / ε*", ylabel="change of the loss",
                title=f"{titles[name]}\nline search / ε* = {e['best_over_eps_star']:.3g}, "
-                     f"ε*·λ_max = {e['eps_star'] * e['lambda_max']:.3g}")
+                     f"ε*·λ_max = {e['eps_star'] * e['lambda_max']:.3g}{note}")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=4)
     return fig
@@ -494,55 +607,76 @@ def _plot_step_size(s, titles):
 
 def _plot_training(s):
     runs = s["training"]["runs"]
+    seeds = runs[0]["seeds"]
     fig, axes = plotting.figure(2, 3, title="Along a real run (MNIST-1D MLP, full-batch GD, "
-                                "float32): does curvature catch up with the gradient?",
-                                height=7.8, width=15.0)
+                                "float32): how much of what the gradient promises does a step "
+                                f"deliver? (lines: seed {seeds[0]}; claims over seeds "
+                                f"{seeds[0]}…{seeds[-1]})", height=8.0, width=15.5)
     for i, r in enumerate(runs):
         color = plotting.COLORS[i % len(plotting.COLORS)]
         lab = f"η = {r['learning_rate']:g}"
-        loss = plotting.array(r["loss"])
         steps = plotting.array(r["steps"])
-        gTg, gTHg = plotting.array(r["gTg"]), plotting.array(r["gTHg"])
-        axes[0, 0].semilogy(np.arange(len(loss)), loss, color=color, label=lab)
-        if r["diverged_at"] is not None:
-            plotting.mark_diverged(axes[0, 0], r["diverged_at"], np.nanmax(loss))
+        loss = plotting.array(r["loss"])
+        gTg, gTHg = plotting.array(r["gTg"])[0], plotting.array(r["gTHg"])[0]
+        for other in loss[1:]:  # the other seeds, thin
+            axes[0, 0].semilogy(steps, other, color=color, linewidth=0.6, alpha=0.45)
+        axes[0, 0].semilogy(steps, loss[0], color=color, label=lab)
+        crashed = [(d, seed) for d, seed in zip(r["diverged_at"], seeds, strict=True)
+                   if d is not None]
+        if crashed:
+            plotting.mark_diverged(axes[0, 0], [d for d, _ in crashed],
+                                   np.full(len(crashed), np.nanmax(loss)))
         axes[0, 1].semilogy(steps, gTg, color=color, label=f"gᵀg, {lab}")
         axes[0, 1].semilogy(steps, gTHg, color=color, linestyle="--", label=f"gᵀHg, {lab}")
-        axes[0, 2].semilogy(steps, plotting.array(r["ratio"]), color=color, label=lab)
-        chk = plotting.array(r["check_steps"])
+        axes[0, 2].semilogy(steps, plotting.array(r["ratio"])[0], color=color, label=lab)
         ax = axes[1, 0]
+        chk = plotting.array(r["check_steps"])
         ax.semilogy(steps, np.where(gTHg > 0, gTg / gTHg, np.nan), color=color,
                     linewidth=1.1, label=f"ε* = gᵀg/gᵀHg, {lab}")
-        ax.semilogy(chk, plotting.array(r["best_eps"]), "o", color=color, markersize=7,
-                    markerfacecolor="none", label=f"line search, {lab}")
-        ax.semilogy(chk, 2 / plotting.array(r["lambda_max"]), "v", color=color, markersize=5,
-                    label=f"2/λ_max, {lab}")
+        ax.semilogy(chk, plotting.array(r["best_eps_first_seed"]), "o", color=color,
+                    markersize=7, markerfacecolor="none", label=f"line search, {lab}")
+        ax.semilogy(chk, 2 / plotting.array(r["lambda_max"])[0], "v", color=color,
+                    markersize=5, label=f"2/λ_max, {lab}")
         ax.axhline(r["learning_rate"], color=color, linewidth=0.9, linestyle=":")
-        actual = plotting.array(r["step_actual"])
-        for ax, key in ((axes[1, 1], "step_first"), (axes[1, 2], "step_second")):
-            ax.plot(plotting.array(r[key]), actual, "o", color=color, markersize=3.5,
-                    alpha=0.7, label=lab)
+        # per step: what the step delivered over what each model promised
+        k = steps[:-1]  # the steps training took (the last recorded point takes none)
+        actual, first, second = (plotting.array(r[n])[0][:-1] for n in (
+            "step_actual", "step_first", "step_second"))
+        axes[1, 1].plot(k, actual / first, "o", color=color, markersize=3.5, label=lab)
+        axes[1, 1].plot(k, 1 - plotting.array(r["ratio"])[0][:-1], "-", color=color,
+                        linewidth=0.9, alpha=0.8)
+        for model, marker, name in ((first, "o", "first"), (second, "s", "second")):
+            axes[1, 2].semilogy(k, np.abs(model / actual - 1), marker, color=color,
+                                markersize=3.2 if marker == "o" else 3.8,
+                                markerfacecolor=color if marker == "o" else "none",
+                                label=f"{name} order, {lab}")
     axes[0, 0].set(xlabel="step", ylabel="training loss (cross-entropy)",
-                   title="the loss falls (faster with the larger η)")
+                   title="the loss falls, faster with the larger η\n(thin: the other seeds)")
     axes[0, 1].set(xlabel="step", ylabel="gᵀg (solid), gᵀHg (dashed)",
                    title="gradient size and curvature along g")
     axes[0, 2].axhline(1, **plotting.THEORY, label="1: the second-order gain is zero")
     axes[0, 2].set(xlabel="step", ylabel="½η²gᵀHg / ηgᵀg  =  η / (2ε*)",
-                   title="how much of the first-order gain\nthe curvature takes back")
+                   title="how much of the first-order gain the curvature\ntakes back "
+                         "(≪ 1: g lies in flat directions)")
     axes[1, 0].set(xlabel="step", ylabel="step size",
                    title="ε* against the line search and 2/λ_max\n(dotted: the η in use)")
-    for ax, order in ((axes[1, 1], "first-order −ηgᵀg"),
-                      (axes[1, 2], "second-order −ηgᵀg + ½η²gᵀHg")):
-        lim = plotting.finite_limits(*(plotting.array(r[k]) for r in runs for k in (
-            "step_actual", "step_first")))
-        ax.plot(lim, lim, **plotting.THEORY, label="actual = predicted")
-        ax.set_xscale("symlog", linthresh=1e-3)
-        ax.set_yscale("symlog", linthresh=1e-3)
-        ax.set(xlabel=f"predicted change per step: {order}",
-               ylabel="actual change f(θ_(k+1)) − f(θ_k)",
-               title=f"every {int(runs[0]['steps'][1])}th step: actual vs {order.split()[0]}")
+    axes[1, 1].axhline(1, **plotting.THEORY, label="1: first order is right")
+    axes[1, 1].axhline(0, color="0.6", linewidth=0.8)
+    axes[1, 1].plot([], [], "-", color="0.4", linewidth=0.9,
+                    label="second-order model of it: 1 − η/(2ε*)")
+    axes[1, 1].set_ylim(-1.0, 1.15)  # the legend sits below −0.5, clear of the dots
+    axes[1, 1].set(xlabel="step (every tracked step)",
+                   ylabel="actual change / (−ηgᵀg)",
+                   title="what a step delivers of the first-order promise\n"
+                         "(dots: measured; lines: the second-order model)")
+    axes[1, 2].set(xlabel="step (every tracked step)",
+                   ylabel="|predicted / actual − 1|",
+                   title="relative error per step of each model\n(~1: wrong by ~100 %)")
+    axes[1, 2].axhline(1, **plotting.THEORY)
+    axes[1, 2].set_ylim(None, 1e3 * np.nanmax([axes[1, 2].get_ylim()[1], 1.0]))  # legend room
     for ax in axes.ravel():
-        ax.legend(fontsize=7.5)
+        ax.legend(fontsize=7, loc={id(axes[1, 1]): "lower right", id(axes[1, 2]): "upper center"}
+                  .get(id(ax), "best"), ncols=2 if ax is axes[1, 2] else 1)
     return fig
 
 
