@@ -309,6 +309,13 @@ def make(name: str, **hyperparameters) -> optax.GradientTransformation:
                                                        decay_steps=100))
     """
     check_hyperparameters(name, hyperparameters)
+    missing = [p.name for p in inspect.signature(factory(name)).parameters.values()
+               if p.default is p.empty and p.kind is not p.VAR_KEYWORD
+               and p.name not in hyperparameters]
+    if missing:
+        raise ValueError(f"optimizer {name!r} needs hyperparameters (missing: "
+                         f"{', '.join(missing)}); use gdlab.optimizers.make({name!r}, "
+                         f"{missing[0]}=...)")
     return factory(name)(**hyperparameters)
 
 
