@@ -171,12 +171,12 @@ def mlp(result) -> object:
                    label=f"no progress from {stop:.1f} "
                    f"({m['median_no_progress_rate_over_limit_init']:.0f}×)")
     ax.set(xlabel="learning rate η (log)", ylabel=f"training loss after "
-           f"{len(s['loss'][0][0]) - 1} steps", title="final loss vs rate: "
+           f"{len(s['loss'][0]) - 1} steps", title="final loss vs rate: "
            "2/λ_max(init) is a local estimate")
     ax.legend(loc="upper left", fontsize=7.5)
 
     ax = axes[1, 1]
-    loss = plotting.array(s["loss"][0])  # the first seed's curves
+    loss = plotting.array(s["loss"])  # the first seed's curves
     limit0 = ps["limit_init_2_over_lambda_max"][0]
     pick = np.unique(np.searchsorted(rates, limit0 * np.array([0.25, 1, 3, 10, 30])))
     pick = pick[pick < len(rates)]

@@ -88,7 +88,8 @@ def plot(result: dict) -> dict:
     ax.legend(handles=[Patch(color="#56B4E9", label="converges"),
                        Patch(color="#D55E00", label="diverges"),
                        Patch(color="0.85", label="never moves (input 0)"),
-                       *ax.get_legend_handles_labels()[0]], loc="upper right", frameon=True)
+                       *ax.get_legend_handles_labels()[0]], loc="upper center",
+              bbox_to_anchor=(0.5, -0.13), ncols=3)
     figures["stability_map"] = fig
     figures["leverage"] = _plot_leverage(result)
     return figures
@@ -151,17 +152,16 @@ def _plot_leverage(result: dict):
     ax.legend(loc="upper left", fontsize=7.5, frameon=True)
 
     ax = axes[1, 1]
-    loss = plotting.array(norm["loss"]) / norm["initial_loss"]
-    for name, i, color in (("normalised", 0, "#009E73"), ("raw", 1, "#D55E00")):
+    for name, color in (("normalised", "#009E73"), ("raw", "#D55E00")):
         info = norm[name]
-        curve = loss[i, info["best_index"]]
+        curve = plotting.array(info["loss"]) / norm["initial_loss"]
         steps = info["best_steps"]
         label = (f"{name} (κ = {info['kappa']:.3g}), its best α = {info['best_alpha']:.3g}: "
                  f"{steps:.0f} steps" if steps is not None else f"{name}: never")
         ax.semilogy(np.arange(len(curve)), curve, color=color, label=label)
     ax.axhline(cfg["feature_target"], label="target", **plotting.THEORY)
     ax.set_xscale("symlog", linthresh=10)
-    ax.set_xlim(0, loss.shape[-1])
+    ax.set_xlim(0, len(curve))
     ax.set_ylim(cfg["feature_target"] / 100, 2)
     ax.set(xlabel="step (linear to 10, then log)", ylabel="loss / initial loss (log)",
            title=f"why inputs are normalised: one feature {cfg['feature_scale']:g}× larger,"

@@ -281,7 +281,7 @@ def mlp(config: Config) -> dict:
             "sharpness_after_best": float(_sharpness(problem.loss, best_params, problem.data)),
         })
     return {
-        "rates": rates, "seeds": seeds, "loss": np.moveaxis(sweep.loss, 1, 0),  # (seed, rate, t)
+        "rates": rates, "seeds": seeds, "loss": sweep.loss[:, 0],  # (rate, t): the first seed
         "final_loss": final.T, "diverged_at": sweep.diverged_at.T, "per_seed": per_seed,
         "num_params": sum(p.size for p in jax.tree.leaves(sweep.final_params)) // final.size,
     }

@@ -109,6 +109,7 @@ def book_run(config: Config, input: float, alpha: float) -> dict:
         gdlab.optimizers.make("sgd", learning_rate=alpha),
         config.num_steps - 1,
         divergence_factor=None,  # the book prints the whole divergent run
+        record_params=True,
     )
     weights = np.asarray(traj.params)
     pred = input * weights
@@ -131,6 +132,7 @@ def hot_and_cold(config: Config) -> dict:
         jnp.asarray(config.weight, dtype=jnp.float64),
         gdlab.optimizers.make("hot_and_cold", step_size=config.hot_cold_step),
         config.hot_cold_iterations - 1,
+        record_params=True,
     )
     pred = config.input * np.asarray(traj.params)
     return {"prediction": pred, "error": (pred - config.goal) ** 2}
@@ -250,15 +252,14 @@ def normalisation(config: Config) -> dict:
                               config.feature_steps, data=data,
                               target=config.feature_target * initial)
     steps = np.where(sweep.steps_to_target >= 0, sweep.steps_to_target, np.inf)
-    out = {"scales": scales, "alphas": alphas, "initial_loss": initial, "steps": steps,
-           "loss": sweep.loss}
+    out = {"scales": scales, "alphas": alphas, "initial_loss": initial, "steps": steps}
     for name, i in (("normalised", 0), ("raw", 1)):
         best = gdlab.train.best(steps[i], {"learning_rate": alphas})
         lam = np.linalg.eigvalsh(np.asarray(jax.hessian(mse)(w0, data, scales[i])))
         out[name] = {"best_alpha": best.setting["learning_rate"], "best_inside": best.inside,
                      "best_steps": best.value, "best_index": best.index[0],
                      "kappa": float(lam.max() / lam.min()), "limit": float(2 / lam.max()),
-                     "eigenvalues": lam}
+                     "eigenvalues": lam, "loss": sweep.loss[i, best.index[0]]}
     return out
 
 

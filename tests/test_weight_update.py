@@ -126,3 +126,8 @@ def test_normalisation_kappa_matches_numpy(exp):
         x = feats * np.array([1.0, scale])
         lam = np.linalg.eigvalsh(x.T @ x / n)  # Hessian of ½·mean((Xw − y)²)
         assert out[name]["kappa"] == pytest.approx(lam[-1] / lam[0], rel=1e-10)
+
+
+def test_empty_effect_inputs_are_refused_naming_the_option(exp):
+    with pytest.raises(ValueError, match="effect_inputs"):
+        exp.run(exp.Config(effect_inputs=()))
