@@ -12,25 +12,17 @@ recursion with η_t gives every schedule's exact E[f_t] to draw next to the meas
 Decay too fast (Σ η(t) < ∞) and the mean E[x_t] = x₀ ∏(1 − η_t λ) stops short of 0.
 
 Then a real network: an MLP on MNIST-1D with minibatch SGD and Adam, every schedule at
-its own tuned peak rate (one vmapped sweep over peaks × schedules × seeds per optimizer;
-schedules as rows of ``gdlab.schedules.table_factory``). And warmup: on ½λx² + ¼x⁴,
-whose curvature falls on the way down, a constant rate converges only below
-2/(λ + x₀²) while a linear warmup reaches 2/λ; on the MNIST MLP, constant vs warmup at
+its own tuned peak rate (one vmapped sweep over peaks × schedules × 5 seeds per optimizer;
+schedules as rows of ``gdlab.schedules.table_factory``; each tuned peak chosen with
+``gdlab.train.best`` and strictly inside its grid). And warmup: on ½λx² + ¼x⁴, whose
+curvature falls on the way down, a constant rate converges only below 2/(λ + x₀²) while
+a linear warmup reaches 2/λ, and no further; on the MNIST MLP, constant vs warmup at
 large peaks (early loss spikes, divergence).
 
 Run:    gdlab run lr_schedules      (or: python experiments/lr_schedules.py --help)
-Writes: results/lr_schedules/result.json, shapes.png, noise_floor.png, mnist.png, warmup.png
-Expect: 82 s of CPU (4.5 min wall on the shared 2-core CPU at load 12), about half of it
-        compiling the two MNIST sweeps; --quick 35-60 s of CPU, compile-bound.
-        Noise floors at 14 rates within 1.8% (<= 1.9 standard errors) of ησ²/(2(2 − ηλ)),
-        log-log slope 1.02. From η₀ = 0.5 the constant rate ends at 1.4e-3 (floor
-        1.7e-3); step, cosine, exponential and 1/t decay end 130-420× lower; exponential
-        decay that is too fast (Σ η = 1.7) stalls at 8.2e-3 (its bias alone: 8.1e-3).
-        Quartic: a constant rate converges up to η = 0.197 (theory 2/(λ + x₀²) = 0.2),
-        with warmup up to 1.99 (2/λ = 2). MNIST-1D test accuracy at tuned peaks: SGD
-        constant 0.548 → cosine 0.643, Adam constant 0.556 → cosine 0.607; warmup cuts
-        SGD's early spike at η = 1.6 from 4.5× to 1.4× the initial loss, but η = 3.2
-        diverges with or without it.
+Writes: results/lr_schedules/result.json, shapes.png, noise_floor.png, mnist.png,
+        mnist_curves.png, warmup.png
+The measured numbers are the claims in results/lr_schedules/result.json (`gdlab list`).
 """
 
 import functools
@@ -42,6 +34,7 @@ import numpy as np
 import optax
 
 import gdlab
+from gdlab import claims as C
 from gdlab import plotting, schedules
 
 
@@ -63,10 +56,12 @@ class Config:
     steps: int = 600  # updates per run: the budget every schedule shares (~5 epochs)
     batch_size: int = 32
     hidden: int = 100
-    seeds: int = 3  # seeds 0..seeds-1: init and minibatch order
+    seed: int = 0  # first seed of the MNIST runs: seeds seed … seed + num_seeds − 1
+    num_seeds: int = 5  # init and minibatch order; every claim about the MLP is over them
     optimizers: tuple[str, ...] = ("sgd", "adam")
-    sgd_peaks: tuple[float, ...] = (0.2, 0.4, 0.8, 1.6, 3.2)  # peak rates swept for SGD
-    adam_peaks: tuple[float, ...] = (0.008, 0.016, 0.032, 0.064, 0.128)  # ... for Adam
+    # Peak rates swept (every schedule's tuned peak must lie strictly inside its grid).
+    sgd_peaks: tuple[float, ...] = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
+    adam_peaks: tuple[float, ...] = (0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256)
     mnist_schedules: tuple[str, ...] = (
         "constant", "warmup_constant", "step_decay", "exponential", "inverse_sqrt", "cosine",
         "warmup_cosine", "linear_onecycle", "cosine_onecycle", "sgdr", "reduce_on_plateau",
@@ -82,12 +77,12 @@ class Config:
     warm_x0: float = 3.0
     warm_steps: int = 300
     warm_warmup: int = 50  # linear warmup 0 → peak over this many steps
-    warm_rate_count: int = 60  # peaks geomspace(0.05, 1.99) / curvature
+    warm_rate_count: int = 60  # peaks geomspace(0.05, 2.5) / curvature (past 2/λ)
 
 
 QUICK = {
     "quad_steps": 300, "quad_seeds": 20, "floor_rate_count": 4, "steps": 40, "hidden": 16,
-    "seeds": 1, "optimizers": ("sgd",), "sgd_peaks": (0.1, 0.4),
+    "optimizers": ("sgd",), "sgd_peaks": (0.1, 0.4, 1.6, 6.4), "warmup_fraction": 0.25,
     "mnist_schedules": ("constant", "warmup_constant", "cosine", "reduce_on_plateau"),
     "plateau_average": 5, "smooth": 10, "warm_steps": 60, "warm_warmup": 10,
     "warm_rate_count": 8,
@@ -107,6 +102,8 @@ def _check(config: Config) -> None:
         raise ValueError("need 1 <= smooth <= steps / 2")
     if not 0 < config.warm_warmup < config.warm_steps or config.warm_rate_count < 2:
         raise ValueError("need 0 < warm_warmup < warm_steps and warm_rate_count >= 2")
+    if config.seed < 0 or config.num_seeds < 1:
+        raise ValueError("seed must be >= 0 and num_seeds >= 1")
     peaks = {"sgd": config.sgd_peaks, "adam": config.adam_peaks}
     for name in config.optimizers:
         if name not in peaks:
@@ -138,6 +135,11 @@ def mean_loss_theory(rates: np.ndarray, curvature: float, noise: float, x0: floa
     return 0.5 * curvature * np.stack(out, axis=-1)
 
 
+def _quad_seeds(config: Config) -> np.ndarray:
+    """The noise sequences of the quadratic runs: a block of quad_seeds per ``seed``."""
+    return np.arange(config.quad_seeds) + config.seed * config.quad_seeds
+
+
 def _quadratic(config: Config):
     curvature, noise = config.curvature, config.noise
 
@@ -156,7 +158,7 @@ def noise_floor(config: Config) -> dict:
     rates = np.geomspace(config.floor_rate_min, config.floor_rate_max, config.floor_rate_count)
     sw = gdlab.train.sweep(
         noisy, jnp.asarray(config.x0, jnp.float64), "sgd", {"learning_rate": rates},
-        config.quad_steps, seeds=config.quad_seeds, stochastic=True, eval_fn=exact,
+        config.quad_steps, seeds=_quad_seeds(config), stochastic=True, eval_fn=exact,
     )
     start = int(round((1 - config.floor_window) * config.quad_steps))
     per_seed = sw.loss[..., start:].mean(axis=-1)  # (rates, seeds): time averages
@@ -199,7 +201,7 @@ def quadratic_schedules(config: Config) -> dict:
     sw = gdlab.train.sweep(
         noisy, jnp.asarray(config.x0, jnp.float64), schedules.table_factory("sgd", table, T),
         {"schedule": np.arange(len(shapes)), "learning_rate": [config.quad_peak]},
-        T, seeds=config.quad_seeds, stochastic=True, eval_fn=exact,
+        T, seeds=_quad_seeds(config), stochastic=True, eval_fn=exact,
     )
     loss = sw.loss[:, 0]  # (schedules, seeds, T + 1)
     rates = config.quad_peak * table
@@ -220,6 +222,10 @@ def quadratic_schedules(config: Config) -> dict:
 
 
 # --------------------------------------------------------------------------- MNIST-1D
+
+
+def _seeds(config: Config) -> list[int]:
+    return list(range(config.seed, config.seed + config.num_seeds))
 
 
 def _warmup_steps(config: Config) -> int:
@@ -351,7 +357,7 @@ def mnist(config: Config) -> dict:
         sw = gdlab.train.sweep(
             minibatch_loss, model.init, _mnist_factory(config, opt, names, table),
             {"schedule": np.arange(len(names)), "learning_rate": peaks}, config.steps,
-            seeds=config.seeds, data=train_data, stochastic=True,
+            seeds=_seeds(config), data=train_data, stochastic=True,
         )
         shape = sw.shape  # (schedules, peaks, seeds)
         flat = jax.tree.map(lambda a: a.reshape(-1, *a.shape[3:]), sw.final_params)
@@ -361,7 +367,9 @@ def mnist(config: Config) -> dict:
         for k in scores:
             scores[k] = np.where(bad, np.inf if k.endswith("loss") else np.nan, scores[k])
         mean_train = np.where(bad.any(-1), np.inf, scores["train_loss"].mean(-1))
-        best = np.argmin(mean_train, axis=1)  # tuned peak per schedule (train loss)
+        # tuned peak per schedule: the smallest mean final train loss (a diverged seed: inf)
+        tuned = [gdlab.train.best(row, {"learning_rate": peaks}) for row in mean_train]
+        best = np.array([b.index[0] for b in tuned])
         rows = np.arange(len(names))
         curves = _smooth(sw.loss, config.smooth)
         plateau = None
@@ -373,6 +381,7 @@ def mnist(config: Config) -> dict:
         spike = np.where(np.isfinite(early), early, np.inf).max(-1) / sw.loss[..., 0]
         out[opt] = {
             "peaks": peaks, "best_peak": peaks[best], "best_index": best,
+            "best_edge": [b.edges.get("learning_rate") for b in tuned],  # None: inside
             "early_spike": spike,  # (schedules, peaks, seeds): max early loss / initial loss
             "diverged_at": sw.diverged_at,
             "mean_final_train_loss": mean_train,  # (schedules, peaks), inf if any seed diverged
@@ -408,18 +417,25 @@ def quartic_warmup(config: Config) -> dict:
     shapes = [schedules.make("constant", value=1.0),
               schedules.make("warmup_constant", init_value=0.0, peak_value=1.0,
                              warmup_steps=config.warm_warmup)]
-    peaks = np.geomspace(0.05, 1.99, config.warm_rate_count) / lam
+    peaks = np.geomspace(0.05, 2.5, config.warm_rate_count) / lam
     sw = gdlab.train.sweep(
         loss, jnp.asarray(config.warm_x0, jnp.float64),
         schedules.table_factory("sgd", shapes, config.warm_steps),
         {"schedule": [0, 1], "learning_rate": peaks}, config.warm_steps,
     )
-    steps = gdlab.train.steps_to_target(sw.loss, 1e-8 * float(loss(config.warm_x0)))
-    converged = (sw.diverged_at < 0) & (steps >= 0)
+    target = 1e-8 * float(loss(config.warm_x0))
+    steps = gdlab.train.steps_to_target(sw.loss, target)
+    # Converged = below the target at the end and not growing again: past 2/λ a run that
+    # reached ~1e-20 during the warmup climbs away from the (now unstable) minimum by
+    # |1 − ηλ| per step, which a 300-step budget may not show as divergence.
+    final = np.where(sw.diverged_at < 0, sw.final_loss, np.inf)
+    growing = final > 10 * np.asarray(sw.best_loss)
+    converged = (sw.diverged_at < 0) & (final <= target) & ~growing
     largest = [float(peaks[row].max()) if row.any() else None for row in converged]
     return {
         "peaks": peaks, "steps_to_target": steps, "diverged": sw.diverged_at >= 0,
-        "converged": converged,
+        "converged": converged, "left_the_minimum": (steps >= 0) & ~converged
+                                                    & (sw.diverged_at < 0),
         "largest_converging": largest,
         "theory_constant": warmup_threshold(lam, config.warm_x0), "theory_limit": 2 / lam,
     }
@@ -494,10 +510,12 @@ def run(config: Config) -> dict:
         metrics[f"mnist_{opt}"] = {
             name: {
                 "best_peak": float(r["best_peak"][i]),
+                "best_peak_edge": r["best_edge"][i],  # None: strictly inside the grid
                 "train_loss": _finite(np.mean(r["tuned"]["train_loss"][i])),
                 "test_loss": _finite(np.mean(r["tuned"]["test_loss"][i])),
-                "test_accuracy": _finite(np.mean(r["tuned"]["test_accuracy"][i])),
-                "test_accuracy_std": _finite(np.std(r["tuned"]["test_accuracy"][i])),
+                "test_accuracy": _finite(np.median(r["tuned"]["test_accuracy"][i])),
+                "test_accuracy_min": _finite(np.min(r["tuned"]["test_accuracy"][i])),
+                "test_accuracy_max": _finite(np.max(r["tuned"]["test_accuracy"][i])),
                 "diverged_runs": int(r["diverged"][i].sum()),
             }
             for i, name in enumerate(net["schedules"])
@@ -535,6 +553,136 @@ def run(config: Config) -> dict:
     series = {"floor": floor, "quadratic": quad, "mnist": net, "warmup": warm,
               "shapes": all_shapes(config)}
     return {"metrics": metrics, "series": series}
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def _forgot_x0(cfg: dict, rates: np.ndarray) -> np.ndarray:
+    """Rates whose runs have forgotten x₀ by the averaging window: the bias term
+    ½λx₀²(1 − ηλ)^(2·start) is below 1% of the floor there."""
+    start = int(round((1 - cfg["floor_window"]) * cfg["quad_steps"]))
+    lam, x0 = cfg["curvature"], cfg["x0"]
+    bias = 0.5 * lam * x0**2 * (1 - rates * lam) ** (2 * start)
+    return bias < 0.01 * floor_theory(rates, lam, cfg["noise"])
+
+
+def _quadratic_claims(result: dict) -> list[dict]:
+    cfg, m, s = result["config"], result["metrics"], result["series"]
+    floor = s["floor"]
+    rates = plotting.array(floor["rates"])
+    measured, theory = plotting.array(floor["measured"]), plotting.array(floor["theory"])
+    z = np.abs(measured - theory) / plotting.array(floor["stderr"])
+    ok = _forgot_x0(cfg, rates)
+    n = cfg["quad_seeds"]
+    out = [C.below(f"the noise floor of a constant rate is ησ²/(2(2 − ηλ)) at every rate that "
+                   f"has forgotten x₀ ({int(ok.sum())}/{ok.size} rates; largest deviation in "
+                   f"standard errors of {n} noise sequences)", float(z[ok].max()) if ok.any()
+                   else None, 4.0)]
+    small = ok & (rates * cfg["curvature"] < 0.2)
+    if small.sum() >= 2:
+        slope = np.polyfit(np.log(rates[small]), np.log(measured[small]), 1)[0]
+        out.append(C.close(f"the floor is ∝ η at small rates (log-log slope over the "
+                           f"{int(small.sum())} rates with ηλ < 0.2 that forgot x₀)", slope,
+                           1.0, atol=0.1))
+    q = s["quadratic"]
+    constant = m["quadratic_constant_floor_theory"]
+    finals = m["quadratic_final_loss"]
+    decaying = [k for k in finals if k != "constant" and "too fast" not in k]
+    worst = min(finals[k]["below_constant_floor_by"] for k in decaying)
+    out.append(C.above(f"from η₀ = {cfg['quad_peak']:g}, every slowly decaying schedule "
+                       f"({len(decaying)}) ends ≥ 10× below the constant rate's floor "
+                       "(smallest factor)", worst, 10.0))
+    fast = [k for k in finals if "too fast" in k][0]
+    out.append(C.above("decay that is too fast (Σ η < ∞) stalls above the constant rate's "
+                       "floor (its final E[f] / the floor)", finals[fast]["measured"] / constant,
+                       1.0))
+    out.append(C.above("... because E[x_t] = x₀∏(1 − η_tλ) stops short of 0: the bias "
+                       "½λ(E[x_T])² alone / the floor", m["too_fast_exponential_bias_floor"]
+                       / constant, 1.0))
+    # Standard errors from theory: x_T is Gaussian with mean μ (½λμ² = the bias) and
+    # variance v = m − μ² (m = E[x_T]², the recursion), so Var(½λx²) = ¼λ²(2v² + 4μ²v).
+    # (Sample standard errors of a chi-square mean over few seeds are biased low exactly
+    # when the sample mean is low.)
+    lam = cfg["curvature"]
+    mu2 = 2 * plotting.array(q["bias_only"]) / lam
+    v = np.maximum(2 * plotting.array(q["final_theory"]) / lam - mu2, 0)
+    se = 0.5 * lam * np.sqrt(2 * v**2 + 4 * mu2 * v) / np.sqrt(n)
+    zs = np.abs(plotting.array(q["final"]) - plotting.array(q["final_theory"])) / se
+    out.append(C.below(f"every schedule's final E[f] matches the exact mean-square recursion "
+                       f"(largest deviation in standard errors of the mean of {n} sequences)",
+                       float(zs.max()), 4.0))
+    return out
+
+
+def _warmup_claims(result: dict) -> list[dict]:
+    cfg, w = result["config"], result["series"]["warmup"]
+    peaks = plotting.array(w["peaks"])
+    converged = plotting.array(w["converged"]) > 0
+    ratio = float(peaks[1] / peaks[0])
+    out = []
+    for row, name, limit, text in ((0, "a constant rate", w["theory_constant"],
+                                    "2/(λ + x₀²)"),
+                                   (1, "a linear warmup", w["theory_limit"], "2/λ")):
+        largest = w["largest_converging"][row]
+        above = peaks[~converged[row] & (peaks > (largest or 0))]
+        first_bad = float(above[0]) if above.size else None
+        holds = (largest is not None and first_bad is not None
+                 and largest <= limit < first_bad * (1 + 1e-12))
+        out.append(C.fact(f"quartic ½λx² + ¼x⁴ from x₀ = {cfg['warm_x0']:g}: {name} converges "
+                          f"up to {text} = {limit:.3g} and not one grid step ({ratio:.3f}×) "
+                          "beyond", largest, f"largest converging ≤ {limit:.4g} < first "
+                          f"failing ({first_bad if first_bad is None else f'{first_bad:.4g}'})",
+                          holds))
+    return out
+
+
+def _mnist_claims(result: dict, opt: str) -> list[dict]:
+    cfg, m = result["config"], result["metrics"][f"mnist_{opt}"]
+    r = result["series"]["mnist"][opt]
+    names = result["series"]["mnist"]["schedules"]
+    seeds = list(range(cfg["seed"], cfg["seed"] + cfg["num_seeds"]))
+    edges = [n for n in names if m[n]["best_peak_edge"] is not None]
+    out = [C.fact(f"MNIST-1D, {opt}: every schedule's tuned peak (mean final train loss over "
+                  f"{len(seeds)} seeds) lies strictly inside the peak grid", edges or "none on "
+                  "an edge", f"{len(names)}/{len(names)} inside", not edges, seeds=seeds)]
+    acc = plotting.array(r["tuned"]["test_accuracy"])  # (schedules, seeds)
+    if "constant" in names and "cosine" in names:
+        c, k = names.index("constant"), names.index("cosine")
+        out.append(C.over_seeds(f"MNIST-1D, {opt}: cosine decay beats a constant rate, each at "
+                                "its tuned peak (test accuracy difference, paired by seed)",
+                                acc[k] - acc[c], lower=0.0, seeds=seeds))
+        out.append(C.fact(f"MNIST-1D, {opt}: cosine tunes to a higher peak than the constant "
+                          "rate (ratio of tuned peaks)", m["cosine"]["best_peak"]
+                          / m["constant"]["best_peak"], "> 1",
+                          m["cosine"]["best_peak"] > m["constant"]["best_peak"], seeds=seeds))
+    if "constant" in names and "warmup_constant" in names:
+        c, w = names.index("constant"), names.index("warmup_constant")
+        dead = plotting.array(r["diverged_at"]) >= 0  # (schedules, peaks, seeds)
+        peaks = plotting.array(r["peaks"])
+        safe = np.nonzero(~dead[c].any(-1))[0]
+        if safe.size:
+            j = int(safe[-1])  # the largest peak at which no constant-rate seed diverged
+            spike = plotting.array(r["early_spike"])
+            out.append(C.over_seeds(
+                f"MNIST-1D, {opt}: warmup cuts the early loss spike at peak {peaks[j]:g}, the "
+                "largest at which the constant rate never diverged (max early loss, constant "
+                "/ warmup)", spike[c, j] / spike[w, j], lower=1.0, seeds=seeds))
+        first = [float(peaks[np.argmax(dead[i].any(-1))]) if dead[i].any() else None
+                 for i in (c, w)]
+        if first[0] is not None:
+            out.append(C.fact(f"MNIST-1D, {opt}: warmup does not move the edge: it diverges "
+                              "(on some seed) from the same peak as the constant rate",
+                              first[1], f"= {first[0]:g}", first[1] == first[0], seeds=seeds))
+    return out
+
+
+def claims(result: dict) -> list[dict]:
+    out = _quadratic_claims(result) + _warmup_claims(result)
+    for opt in result["config"]["optimizers"]:
+        if opt in result["series"]["mnist"]:
+            out += _mnist_claims(result, opt)
+    return out
 
 
 # --------------------------------------------------------------------------- plots
@@ -636,61 +784,91 @@ def _plot_noise_floor(result: dict):
     return fig
 
 
+_OPT_COLORS = {"sgd": "#0072B2", "adam": "#D55E00"}
+
+
 def _plot_mnist(result: dict):
-    net = result["series"]["mnist"]
-    cfg = result["config"]
+    """Tuning the peak (one heat map per optimizer) and test accuracy at the tuned peaks."""
+    net, cfg = result["series"]["mnist"], result["config"]
     opts = [o for o in cfg["optimizers"] if o in net]
     names = net["schedules"]
-    colors = _colors(len(names))
-    fig, axes = plotting.figure(len(opts), 3, title="Which schedule trains the MNIST-1D MLP "
-                                f"best? each at its tuned peak rate ({cfg['steps']} steps, batch "
-                                f"{cfg['batch_size']}, {cfg['seeds']} seeds, float32)",
-                                width=15.5, height=4.3 * len(opts) + 0.8)
-    for row, opt in zip(axes, opts, strict=True):
+    fig, axes = plotting.figure(
+        1, len(opts) + 1, title="Which schedule trains the MNIST-1D MLP best? Each at its own "
+        f"tuned peak rate ({cfg['steps']} steps, batch {cfg['batch_size']}, "
+        f"{cfg['num_seeds']} seeds)", width=5.0 * len(opts) + 6.5,
+        height=0.36 * len(names) + 2.6, gridspec_kw={"width_ratios": [1] * len(opts) + [1.2]})
+    for ax, opt in zip(axes[0], opts, strict=False):
         r = net[opt]
         peaks = plotting.array(r["peaks"])
-        ax = row[0]
-        table = plotting.array(r["mean_final_train_loss"])
-        top = plotting.finite_limits(table)[1]
-        for name, losses, c in zip(names, table, colors, strict=True):
-            ax.semilogx(peaks, losses, "o-", color=c, markersize=3, label=name)
-            bad = ~np.isfinite(losses)
-            plotting.mark_diverged(ax, peaks[bad], np.full(bad.sum(), top), label="_")
-        ax.plot([], [], label="a seed diverged", **plotting.DIVERGED)
-        _peak_ticks(ax, peaks)
-        ax.set(xlabel="peak learning rate (log)", ylabel="final train loss (mean of seeds)",
-               title=f"{opt}: tuning the peak")
-        ax.legend(fontsize=7, ncols=2)
+        table = plotting.array(r["mean_final_train_loss"])  # (schedules, peaks), inf: diverged
+        finite = np.where(np.isfinite(table), table, np.nan)
+        image = ax.imshow(np.log10(finite), aspect="auto", cmap="viridis_r")
+        fig.colorbar(image, ax=ax, label="log₁₀ final train loss (mean of seeds)", shrink=0.8)
+        bad = np.argwhere(~np.isfinite(table))
+        ax.plot(bad[:, 1], bad[:, 0], "x", color="#D55E00", markersize=6, linestyle="none",
+                label="a seed diverged")
+        best = np.asarray(r["best_index"], int)
+        ax.plot(best, np.arange(len(names)), "s", markersize=11, markerfacecolor="none",
+                markeredgecolor="white", markeredgewidth=1.8, linestyle="none",
+                label="tuned peak (white square)")
+        ax.set_xticks(np.arange(len(peaks)), [f"{p:g}" for p in peaks], fontsize=7.5)
+        ax.set_yticks(np.arange(len(names)), names, fontsize=8)
+        ax.set(xlabel="peak learning rate", title=f"{opt}: tuning the peak")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=2, fontsize=7.5)
+    ax = axes[0, -1]
+    width = 0.8 / len(opts)
+    y = np.arange(len(names))
+    for k, opt in enumerate(opts):
+        acc = plotting.array(net[opt]["tuned"]["test_accuracy"])  # (schedules, seeds)
+        med = np.nanmedian(acc, axis=1)
+        lo, hi = med - np.nanmin(acc, axis=1), np.nanmax(acc, axis=1) - med
+        offset = (k - (len(opts) - 1) / 2) * width
+        ax.barh(y + offset, med, height=width, xerr=[lo, hi], color=_OPT_COLORS[opt],
+                alpha=0.85, label=f"{opt} (median, min–max of seeds)", error_kw={"lw": 0.8})
+    ax.axvline(0.1, label="chance (10 classes)", **plotting.THEORY)
+    ax.set_yticks(y, names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set(xlabel="test accuracy at the tuned peak", title="held-out accuracy (axis from 0)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=2, fontsize=7.5)
+    return fig
 
-        ax = row[1]
-        t = plotting.array(r["curve_steps"])
-        for name, curves, c, peak in zip(names, r["curves"], colors, r["best_peak"],
-                                         strict=True):
-            curves = plotting.array(curves)
-            ax.fill_between(t, np.nanmin(curves, 0), np.nanmax(curves, 0), color=c, alpha=0.2,
-                            linewidth=0)
-            ax.semilogy(t, np.nanmean(curves, 0), color=c, linewidth=1.2,
-                        label=f"{name} ({peak:g})")
-        ax.set(xlabel="step", ylabel=f"minibatch loss (log, mean of {cfg['smooth']} steps)",
-               title=f"{opt}: training at the tuned peak (band: seed min-max)")
-        ax.legend(fontsize=7, ncols=2)
 
-        ax = row[2]
-        acc = plotting.array(r["tuned"]["test_accuracy"])
-        mean = np.nanmean(acc, axis=1)
-        order = np.arange(len(names))
-        spread = np.nanstd(acc, axis=1)
-        ax.barh(order, mean, xerr=spread, color=colors, alpha=0.85)
-        for i, (v, e) in enumerate(zip(mean, spread, strict=True)):
-            if np.isfinite(v):
-                ax.text(v + e + 0.004, i, f"{v:.3f}", va="center", fontsize=7.5)
-        ax.set_yticks(order, names, fontsize=8)
-        ax.invert_yaxis()
-        finite = mean[np.isfinite(mean)]
-        if finite.size:
-            ax.set_xlim(max(finite.min() - 0.1, 0), min(finite.max() + 0.06, 1))
-        ax.set(xlabel="test accuracy (mean ± std of seeds)",
-               title=f"{opt}: held-out accuracy at the tuned peak")
+def _plot_mnist_curves(result: dict):
+    """Small multiples: each schedule's training curve at its tuned peak, constant as reference."""
+    net, cfg = result["series"]["mnist"], result["config"]
+    opts = [o for o in cfg["optimizers"] if o in net]
+    names = net["schedules"]
+    cols = 4
+    rows = -(-len(names) // cols)
+    fig, axes = plotting.figure(rows, cols, title="How does each schedule train the MNIST-1D "
+                                "MLP at its tuned peak? (median of seeds, band: min–max; grey: "
+                                "the constant rate)", width=14.0, height=2.7 * rows + 0.8,
+                                sharex=True, sharey=True)
+    for ax, i in zip(axes.flat, range(len(names)), strict=False):
+        for opt in opts:
+            r = net[opt]
+            t = plotting.array(r["curve_steps"])
+            curves = plotting.array(r["curves"])  # (schedules, seeds, points)
+            if "constant" in names and names[i] != "constant":
+                ax.plot(t, np.nanmedian(curves[names.index("constant")], 0), color="0.6",
+                        linewidth=0.9, linestyle="--")
+            ax.fill_between(t, np.nanmin(curves[i], 0), np.nanmax(curves[i], 0),
+                            color=_OPT_COLORS[opt], alpha=0.2, linewidth=0)
+            ax.plot(t, np.nanmedian(curves[i], 0), color=_OPT_COLORS[opt], linewidth=1.3,
+                    label=f"{opt} (peak {r['best_peak'][i]:g})")
+        ax.set_yscale("log")
+        ax.set_title(names[i], fontsize=9)
+        ax.legend(fontsize=7, loc="upper right")
+    for ax in axes.flat[len(names):]:
+        ax.set_visible(False)
+    for col in range(cols):  # the lowest visible panel of each column carries the x axis
+        shown = [ax for ax in axes[:, col] if ax.get_visible()]
+        if shown:
+            shown[-1].set_xlabel("step")
+            shown[-1].xaxis.set_tick_params(labelbottom=True)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"minibatch loss (log, mean of {cfg['smooth']} steps)", fontsize=8)
     return fig
 
 
@@ -717,6 +895,11 @@ def _plot_warmup(result: dict):
         dead = plotting.array(w["diverged"][i]) > 0
         plotting.mark_diverged(ax, peaks[dead], np.full(dead.sum(), cfg["warm_steps"] * 1.5),
                                label="_")
+        if "left_the_minimum" in w:
+            left = plotting.array(w["left_the_minimum"][i]) > 0
+            ax.plot(peaks[left], steps[i][left], "s", color=color, markerfacecolor="none",
+                    markersize=5, linestyle="none", label=f"{label}: reached the target, then "
+                    "grew again (unstable)" if left.any() else "_")
     lam, x0 = cfg["curvature"], cfg["warm_x0"]
     ax.axvline(w["theory_constant"], label=f"2/(λ + x₀²) = {w['theory_constant']:.3g}",
                **plotting.THEORY)
@@ -778,6 +961,7 @@ def plot(result: dict) -> dict:
         "shapes": _plot_shapes(result),
         "noise_floor": _plot_noise_floor(result),
         "mnist": _plot_mnist(result),
+        "mnist_curves": _plot_mnist_curves(result),
         "warmup": _plot_warmup(result),
     }
 
