@@ -191,7 +191,7 @@ def test_9_a_long_run_is_refused_and_record_k_makes_it_fit():
     # 10⁶ steps of a 2-D float64 run: (2 + 2) floats · 8 bytes · 10⁶ ≈ 32 MB kept, ×3 ≈ 96 MB
     args = (bowl, jnp.ones(2), optax.sgd(0.1), 10**6)
     with pytest.raises(ValueError, match=r"record=\d+") as error:
-        train.run(*args, memory_limit=50 * 2**20)
+        train.run(*args, record_params=True, memory_limit=50 * 2**20)
     k = int(str(error.value).split("record=")[1].split(",")[0].split(" ")[0])
     assert 10**6 % k == 0
     train._checks.memory("run", 1, 10**6, train._loop.parse_record(k, 10**6, True),
