@@ -25,13 +25,13 @@ Writes: results/lr_schedules/result.json, shapes.png, noise_floor.png, mnist.png
 The measured numbers are the claims in results/lr_schedules/result.json (`gdlab list`).
 """
 
-import functools
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 import gdlab
 from gdlab import claims as C
@@ -224,174 +224,18 @@ def quadratic_schedules(config: Config) -> dict:
 # --------------------------------------------------------------------------- MNIST-1D
 
 
-def _seeds(config: Config) -> list[int]:
-    return list(range(config.seed, config.seed + config.num_seeds))
-
-
-def _warmup_steps(config: Config) -> int:
-    return max(int(config.warmup_fraction * config.steps), 1)
-
-
-def _mnist_shapes(config: Config) -> dict:
-    """Each MNIST schedule with peak 1 over the budget ``steps``; plateau: a constant base."""
-    T = config.steps
-    warmup = _warmup_steps(config)
-    builders = {
-        "constant": lambda: schedules.make("constant", value=1.0),
-        "warmup_constant": lambda: schedules.make("warmup_constant", init_value=0.0,
-                                                  peak_value=1.0, warmup_steps=warmup),
-        "step_decay": lambda: schedules.make("step_decay", init_value=1.0,
-                                             step_size=max(T // 3, 1), decay_rate=0.1),
-        "exponential": lambda: schedules.make("exponential", init_value=1.0,
-                                              transition_steps=T, decay_rate=0.01),
-        "inverse_sqrt": lambda: schedules.make("inverse_sqrt", init_value=1.0,
-                                               timescale=T / 50),
-        "cosine": lambda: schedules.make("cosine", init_value=1.0, decay_steps=T),
-        "warmup_cosine": lambda: schedules.make("warmup_cosine", init_value=0.0,
-                                                peak_value=1.0, warmup_steps=warmup,
-                                                decay_steps=T),
-        "linear_onecycle": lambda: schedules.make("linear_onecycle", transition_steps=T,
-                                                  peak_value=1.0),
-        "cosine_onecycle": lambda: schedules.make("cosine_onecycle", transition_steps=T,
-                                                  peak_value=1.0),
-        "sgdr": lambda: schedules.make("sgdr", init_value=1.0, decay_steps=max(T // 7, 1),
-                                       num_cycles=3, cycle_mult=2),
-        "reduce_on_plateau": lambda: schedules.make("constant", value=1.0),
-    }
-    return {name: builders[name]() for name in config.mnist_schedules}
-
-
-def _plateau(config: Config, min_scale=0.0):
-    return schedules.reduce_on_plateau(
-        factor=config.plateau_factor, patience=config.plateau_patience,
-        rtol=config.plateau_rtol, accumulation_size=config.plateau_average, min_scale=min_scale)
-
-
-def _mnist_factory(config: Config, optimizer: str, names: list, table: np.ndarray):
-    """factory(learning_rate, schedule): row ``schedule`` of the table, times the peak.
-
-    reduce_on_plateau is chained in every run so that all rows share one compilation;
-    min_scale = 1 switches it off (the scale can never drop below 1) except in its row.
-    """
-    base = schedules.table_factory(optimizer, table, config.steps)
-    plateau_row = names.index("reduce_on_plateau") if "reduce_on_plateau" in names else -1
-
-    def factory(learning_rate, schedule):
-        off = jnp.where(jnp.round(schedule) == plateau_row, 0.0, 1.0)
-        return optax.chain(base(learning_rate, schedule), _plateau(config, min_scale=off))
-
-    return factory
-
-
-def _replay_plateau(config: Config, values: np.ndarray) -> np.ndarray:
-    """The plateau scale at every update, replayed from the losses the runs fed it.
-
-    ``sweep`` records loss[k] = the minibatch loss that update k received as ``value=``,
-    so running the same transformation on loss[0..T−1] reproduces its scale exactly.
-    ``values``: (runs, T) float32 losses; returns (runs, T) scales.
-    """
-    return np.asarray(_replayer(config.plateau_factor, config.plateau_patience,
-                                config.plateau_rtol, config.plateau_average)(values))
-
-
-@functools.lru_cache(maxsize=4)
-def _replayer(factor, patience, rtol, average):
-    plateau = schedules.reduce_on_plateau(factor=factor, patience=patience, rtol=rtol,
-                                          accumulation_size=average)
-    dummy = jnp.zeros((), jnp.float32)
-
-    def replay(values):
-        def step(state, value):
-            _, state = plateau.update(dummy, state, dummy, value=value)
-            return state, state.scale
-
-        return jax.lax.scan(step, plateau.init(dummy), values)[1]
-
-    return jax.jit(jax.vmap(replay))
-
-
-def _mnist_problem(config: Config):
-    d = gdlab.data.mnist1d(seed=0)
-    data = {k: jnp.asarray(v) for k, v in d.items()}  # float32 inputs, int32 labels
-    model = gdlab.models.mlp([40, config.hidden, 10], activation="relu", init="he",
-                             dtype=jnp.float32)
-    objective = gdlab.losses.objective(model.apply, gdlab.losses.softmax_cross_entropy)
-    batch = config.batch_size
-
-    def minibatch_loss(params, data, *, key):
-        index = jax.random.randint(key, (batch,), 0, data["x"].shape[0])
-        return objective(params, {"x": data["x"][index], "y": data["y"][index]})
-
-    def evaluate(params, data):
-        scores = {}
-        for split, (x, y) in {"train": ("x", "y"), "test": ("x_test", "y_test")}.items():
-            logits = model.apply(params, data[x])
-            scores[f"{split}_loss"] = gdlab.losses.softmax_cross_entropy(logits, data[y]).mean()
-            scores[f"{split}_accuracy"] = gdlab.losses.accuracy(logits, data[y]).mean()
-        return scores
-
-    @jax.jit
-    def evaluate_all(params, data):  # lax.map in chunks: (runs, 4000, hidden) would not fit
-        return jax.lax.map(lambda p: evaluate(p, data), params, batch_size=16)
-
-    train_data = {"x": data["x"], "y": data["y"]}
-    return model, minibatch_loss, evaluate_all, data, train_data
-
-
-def _smooth(loss: np.ndarray, window: int) -> np.ndarray:
-    """Means over consecutive windows of steps 1..T (NaN where a run had diverged)."""
-    body = loss[..., 1:]
-    n = body.shape[-1] // window
-    return body[..., : n * window].reshape(*body.shape[:-1], n, window).mean(axis=-1)
+def _load(name: str):
+    """A private module of this experiment (experiments/_lr_schedules_<name>.py)."""
+    path = Path(__file__).with_name(f"_lr_schedules_{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_lr_schedules_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def mnist(config: Config) -> dict:
-    """Every schedule × peak × seed in one sweep per optimizer; final scores at tuned peaks."""
-    model, minibatch_loss, evaluate, data, train_data = _mnist_problem(config)
-    shapes = _mnist_shapes(config)
-    names = list(shapes)
-    table = np.asarray(schedules.tabulate(list(shapes.values()), config.steps))
-    out = {"schedules": names}
-    for opt in config.optimizers:
-        peaks = np.asarray(config.sgd_peaks if opt == "sgd" else config.adam_peaks)
-        sw = gdlab.train.sweep(
-            minibatch_loss, model.init, _mnist_factory(config, opt, names, table),
-            {"schedule": np.arange(len(names)), "learning_rate": peaks}, config.steps,
-            seeds=_seeds(config), data=train_data, stochastic=True,
-        )
-        shape = sw.shape  # (schedules, peaks, seeds)
-        flat = jax.tree.map(lambda a: a.reshape(-1, *a.shape[3:]), sw.final_params)
-        scores = {k: np.asarray(v, dtype=float).reshape(shape)
-                  for k, v in evaluate(flat, data).items()}
-        bad = (sw.diverged_at >= 0) | ~np.isfinite(scores["train_loss"])
-        for k in scores:
-            scores[k] = np.where(bad, np.inf if k.endswith("loss") else np.nan, scores[k])
-        mean_train = np.where(bad.any(-1), np.inf, scores["train_loss"].mean(-1))
-        # tuned peak per schedule: the smallest mean final train loss (a diverged seed: inf)
-        tuned = [gdlab.train.best(row, {"learning_rate": peaks}) for row in mean_train]
-        best = np.array([b.index[0] for b in tuned])
-        rows = np.arange(len(names))
-        curves = _smooth(sw.loss, config.smooth)
-        plateau = None
-        if "reduce_on_plateau" in names:
-            i = names.index("reduce_on_plateau")
-            plateau = {"scale": _replay_plateau(config, sw.loss[i, best[i], :, :-1]),
-                       "peak": peaks[best[i]]}
-        early = sw.loss[..., 1: _warmup_steps(config) + 1]
-        spike = np.where(np.isfinite(early), early, np.inf).max(-1) / sw.loss[..., 0]
-        out[opt] = {
-            "peaks": peaks, "best_peak": peaks[best], "best_index": best,
-            "best_edge": [b.edges.get("learning_rate") for b in tuned],  # None: inside
-            "early_spike": spike,  # (schedules, peaks, seeds): max early loss / initial loss
-            "diverged_at": sw.diverged_at,
-            "mean_final_train_loss": mean_train,  # (schedules, peaks), inf if any seed diverged
-            "diverged": (sw.diverged_at >= 0).sum(-1),
-            "tuned": {k: v[rows, best] for k, v in scores.items()},  # (schedules, seeds)
-            "curve_steps": config.smooth * (np.arange(curves.shape[-1]) + 0.5),
-            "curves": curves[rows, best],  # (schedules, seeds, points)
-            "plateau": plateau,
-        }
-    return out
+    """Every schedule × peak × seed in one sweep per optimizer (_lr_schedules_mnist.py)."""
+    return _load("mnist").mnist(config)
 
 
 # --------------------------------------------------------------------------- warmup
@@ -463,7 +307,7 @@ def all_shapes(config: Config) -> dict:
         "cosine_onecycle": dict(transition_steps=T, peak_value=1.0),
         "sgdr": dict(init_value=1.0, decay_steps=max(T // 7, 1), num_cycles=3, cycle_mult=2),
     }
-    used = _mnist_shapes(config)
+    used = _load("mnist").mnist_shapes(config)
     names = schedules.names()
     table = schedules.tabulate([used[n] if n in used else schedules.make(n, **examples[n])
                                 for n in names], T)
@@ -688,281 +532,14 @@ def claims(result: dict) -> list[dict]:
 # --------------------------------------------------------------------------- plots
 
 
-# Okabe–Ito, then Tol's wine, teal, olive and indigo, then grey: up to 13 distinct lines.
-_MORE_COLORS = [*plotting.COLORS, "#882255", "#44AA99", "#999933", "#332288", "#888888"]
-
-
-def _colors(n: int):
-    if n > len(_MORE_COLORS):
-        raise ValueError(f"at most {len(_MORE_COLORS)} colours, asked for {n}")
-    return _MORE_COLORS[:n]
-
-
-def _plot_shapes(result: dict):
-    net = result["series"]["mnist"]
-    names = net["schedules"]
-    steps = result["config"]["steps"]
-    shapes = result["series"]["shapes"]
-    extra = [n for n in shapes if n not in names]
-    cols = 4
-    rows = -(-(len(names) + len(extra)) // cols)
-    fig, axes = plotting.figure(rows, cols, title="What does each schedule do to the learning "
-                                f"rate? η(t) / peak over the same {steps}-step budget",
-                                width=13.0, height=2.2 * rows + 0.8, sharex=True)
-    t = np.arange(steps)
-    opt = "sgd" if "sgd" in net else (result["config"]["optimizers"] or [None])[0]
-    plateau = net.get(opt, {}).get("plateau") if opt else None
-    for ax, name in zip(axes.flat, names + extra, strict=False):
-        if name == "reduce_on_plateau":
-            if plateau is not None:
-                scale = plotting.array(plateau["scale"])
-                for s in scale:
-                    ax.plot(t, s, linewidth=1.2)
-                ax.set_title(f"{name}\n(replayed from the {opt} runs: loss-driven)", fontsize=9)
-        elif name in names:
-            ax.plot(t, plotting.array(shapes[name]), color="#0072B2")
-            ax.set_title(name + "  (used on MNIST-1D)", fontsize=9)
-        else:
-            ax.plot(t, plotting.array(shapes[name]), color="0.4")
-            ax.set_title(name, fontsize=9)
-        ax.set_ylim(-0.05, 1.1)
-    for ax in axes.flat[len(names) + len(extra):]:
-        ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel("step t")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("η(t) / peak")
-    return fig
-
-
-def _plot_noise_floor(result: dict):
-    cfg = result["config"]
-    floor, quad = result["series"]["floor"], result["series"]["quadratic"]
-    fig, axes = plotting.figure(1, 3, title="Where does noisy SGD stop? A constant rate stalls "
-                                "at a floor ∝ η; decaying rates go below it "
-                                f"(f = ½λx², λ = {cfg['curvature']:g}, gradient noise "
-                                f"σ = {cfg['noise']:g}, {cfg['quad_seeds']} seeds)",
-                                width=15.0, height=4.6)
-    ax = axes[0, 0]
-    rates = plotting.array(floor["rates"])
-    fine = np.geomspace(rates.min(), rates.max(), 300)
-    ax.loglog(fine, floor_theory(fine, cfg["curvature"], cfg["noise"]),
-              label="theory ησ² / (2(2 − ηλ))", **plotting.THEORY)
-    ax.loglog(fine, fine * cfg["noise"] ** 2 / 4, color="0.6", linestyle=":", linewidth=1,
-              label="small-η limit ησ²/4")
-    ax.errorbar(rates, plotting.array(floor["measured"]), yerr=2 * plotting.array(
-        floor["stderr"]), fmt="o", markersize=4, color="#0072B2",
-        label="measured (mean ± 2 s.e.)")
-    slope = floor["slope"]
-    ax.set(xlabel="learning rate η (log)", ylabel="E[f] at stationarity (log)",
-           title="noise floor vs constant rate" + (f": slope {slope:.3f}" if slope else ""))
-    ax.legend(loc="upper left")
-
-    ax = axes[0, 1]
-    steps = plotting.array(quad["steps"]) + 1
-    colors = _colors(len(quad["names"]))
-    for name, mean, se, theory, c in zip(quad["names"], quad["mean"], quad["stderr"],
-                                         quad["theory"], colors, strict=True):
-        mean, se = plotting.array(mean), plotting.array(se)
-        ax.fill_between(steps, np.maximum(mean - 2 * se, mean / 3), mean + 2 * se, color=c,
-                        alpha=0.2, linewidth=0)
-        ax.loglog(steps, mean, color=c, label=name)
-        ax.loglog(steps, plotting.array(theory), color=c, linestyle="--", linewidth=0.9)
-    floor0 = floor_theory(cfg["quad_peak"], cfg["curvature"], cfg["noise"])
-    ax.axhline(floor0, color="0.3", linewidth=0.8, linestyle=":",
-               label=f"constant-rate floor at η₀ (theory) = {floor0:.2g}")
-    ax.plot([], [], label="exact E[f_t] (recursion)", **plotting.THEORY)
-    ax.set(xlabel="step t + 1 (log)", ylabel="E[f(x_t)] (log)",
-           title=f"schedules from the same peak η₀ = {cfg['quad_peak']:g}")
-    ax.legend(loc="lower left", fontsize=7.5)
-
-    ax = axes[0, 2]
-    for name, rate, c in zip(quad["names"], quad["rate"], colors, strict=True):
-        ax.loglog(steps[:-1], plotting.array(rate), color=c, label=name)
-    ax.set(xlabel="step t + 1 (log)", ylabel="η(t) (log)", title="the rates they use")
-    ax.set_ylim(1e-7 * cfg["quad_peak"], 2 * cfg["quad_peak"])
-    return fig
-
-
-_OPT_COLORS = {"sgd": "#0072B2", "adam": "#D55E00"}
-
-
-def _plot_mnist(result: dict):
-    """Tuning the peak (one heat map per optimizer) and test accuracy at the tuned peaks."""
-    net, cfg = result["series"]["mnist"], result["config"]
-    opts = [o for o in cfg["optimizers"] if o in net]
-    names = net["schedules"]
-    fig, axes = plotting.figure(
-        1, len(opts) + 1, title="Which schedule trains the MNIST-1D MLP best? Each at its own "
-        f"tuned peak rate ({cfg['steps']} steps, batch {cfg['batch_size']}, "
-        f"{cfg['num_seeds']} seeds)", width=5.0 * len(opts) + 6.5,
-        height=0.36 * len(names) + 2.6, gridspec_kw={"width_ratios": [1] * len(opts) + [1.2]})
-    for ax, opt in zip(axes[0], opts, strict=False):
-        r = net[opt]
-        peaks = plotting.array(r["peaks"])
-        table = plotting.array(r["mean_final_train_loss"])  # (schedules, peaks), inf: diverged
-        finite = np.where(np.isfinite(table), table, np.nan)
-        image = ax.imshow(np.log10(finite), aspect="auto", cmap="viridis_r")
-        fig.colorbar(image, ax=ax, label="log₁₀ final train loss (mean of seeds)", shrink=0.8)
-        bad = np.argwhere(~np.isfinite(table))
-        ax.plot(bad[:, 1], bad[:, 0], "x", color="#D55E00", markersize=6, linestyle="none",
-                label="a seed diverged")
-        best = np.asarray(r["best_index"], int)
-        ax.plot(best, np.arange(len(names)), "s", markersize=11, markerfacecolor="none",
-                markeredgecolor="white", markeredgewidth=1.8, linestyle="none",
-                label="tuned peak (white square)")
-        ax.set_xticks(np.arange(len(peaks)), [f"{p:g}" for p in peaks], fontsize=7.5)
-        ax.set_yticks(np.arange(len(names)), names, fontsize=8)
-        ax.set(xlabel="peak learning rate", title=f"{opt}: tuning the peak")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=2, fontsize=7.5)
-    ax = axes[0, -1]
-    width = 0.8 / len(opts)
-    y = np.arange(len(names))
-    for k, opt in enumerate(opts):
-        acc = plotting.array(net[opt]["tuned"]["test_accuracy"])  # (schedules, seeds)
-        med = np.nanmedian(acc, axis=1)
-        lo, hi = med - np.nanmin(acc, axis=1), np.nanmax(acc, axis=1) - med
-        offset = (k - (len(opts) - 1) / 2) * width
-        ax.barh(y + offset, med, height=width, xerr=[lo, hi], color=_OPT_COLORS[opt],
-                alpha=0.85, label=f"{opt} (median, min–max of seeds)", error_kw={"lw": 0.8})
-    ax.axvline(0.1, label="chance (10 classes)", **plotting.THEORY)
-    ax.set_yticks(y, names, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set(xlabel="test accuracy at the tuned peak", title="held-out accuracy (axis from 0)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=2, fontsize=7.5)
-    return fig
-
-
-def _plot_mnist_curves(result: dict):
-    """Small multiples: each schedule's training curve at its tuned peak, constant as reference."""
-    net, cfg = result["series"]["mnist"], result["config"]
-    opts = [o for o in cfg["optimizers"] if o in net]
-    names = net["schedules"]
-    cols = 4
-    rows = -(-len(names) // cols)
-    fig, axes = plotting.figure(rows, cols, title="How does each schedule train the MNIST-1D "
-                                "MLP at its tuned peak? (median of seeds, band: min–max; grey: "
-                                "the constant rate)", width=14.0, height=2.7 * rows + 0.8,
-                                sharex=True, sharey=True)
-    for ax, i in zip(axes.flat, range(len(names)), strict=False):
-        for opt in opts:
-            r = net[opt]
-            t = plotting.array(r["curve_steps"])
-            curves = plotting.array(r["curves"])  # (schedules, seeds, points)
-            if "constant" in names and names[i] != "constant":
-                ax.plot(t, np.nanmedian(curves[names.index("constant")], 0), color="0.6",
-                        linewidth=0.9, linestyle="--")
-            ax.fill_between(t, np.nanmin(curves[i], 0), np.nanmax(curves[i], 0),
-                            color=_OPT_COLORS[opt], alpha=0.2, linewidth=0)
-            ax.plot(t, np.nanmedian(curves[i], 0), color=_OPT_COLORS[opt], linewidth=1.3,
-                    label=f"{opt} (peak {r['best_peak'][i]:g})")
-        ax.set_yscale("log")
-        ax.set_title(names[i], fontsize=9)
-        ax.legend(fontsize=7, loc="upper right")
-    for ax in axes.flat[len(names):]:
-        ax.set_visible(False)
-    for col in range(cols):  # the lowest visible panel of each column carries the x axis
-        shown = [ax for ax in axes[:, col] if ax.get_visible()]
-        if shown:
-            shown[-1].set_xlabel("step")
-            shown[-1].xaxis.set_tick_params(labelbottom=True)
-    for ax in axes[:, 0]:
-        ax.set_ylabel(f"minibatch loss (log, mean of {cfg['smooth']} steps)", fontsize=8)
-    return fig
-
-
-def _plot_warmup(result: dict):
-    cfg = result["config"]
-    w = result["series"]["warmup"]
-    net = result["series"]["mnist"]
-    names = net["schedules"]
-    opts = [o for o in cfg["optimizers"] if o in net]
-    both = "constant" in names and "warmup_constant" in names
-    panels = 1 + (len(opts) if both else 0)
-    fig, axes = plotting.figure(1, panels, title="What does a linear warmup buy? The rate "
-                                "grows while the curvature falls;\nit does not move the "
-                                "edge of stability", width=5.2 * panels + 0.6, height=4.8)
-    styles = {0: ("constant", "-", "#D55E00"), 1: ("warmup", "--", "#0072B2")}
-    ax = axes[0, 0]
-    peaks = plotting.array(w["peaks"])
-    steps = plotting.array(w["steps_to_target"])
-    for i, (label, style, color) in styles.items():
-        ok = plotting.array(w["converged"][i]) > 0
-        best = w["largest_converging"][i]
-        ax.loglog(peaks[ok], steps[i][ok], style, color=color, marker="o", markersize=3,
-                  label=f"{label}: converges up to η = {best:.3g}" if best else label)
-        dead = plotting.array(w["diverged"][i]) > 0
-        plotting.mark_diverged(ax, peaks[dead], np.full(dead.sum(), cfg["warm_steps"] * 1.5),
-                               label="_")
-        if "left_the_minimum" in w:
-            left = plotting.array(w["left_the_minimum"][i]) > 0
-            ax.plot(peaks[left], steps[i][left], "s", color=color, markerfacecolor="none",
-                    markersize=5, linestyle="none", label=f"{label}: reached the target, then "
-                    "grew again (unstable)" if left.any() else "_")
-    lam, x0 = cfg["curvature"], cfg["warm_x0"]
-    ax.axvline(w["theory_constant"], label=f"2/(λ + x₀²) = {w['theory_constant']:.3g}",
-               **plotting.THEORY)
-    ax.axvline(2 / (lam + 3 * x0**2), color="0.6", linestyle=":", linewidth=1,
-               label=f"2/f''(x₀) = {2 / (lam + 3 * x0**2):.3g}")
-    ax.axvline(w["theory_limit"], color="0.25", linestyle="-.", linewidth=1,
-               label=f"2/λ = {w['theory_limit']:.3g} (at the minimum)")
-    ax.plot([], [], label="diverged", **plotting.DIVERGED)
-    ax.set(xlabel="peak rate η (log)", ylabel="steps to f < 1e-8·f(x₀) (log)",
-           title=f"½λx² + ¼x⁴ from x₀ = {x0:g} (λ = {lam:g}); "
-                 f"warmup over {cfg['warm_warmup']} steps")
-    ax.set_ylim(top=cfg["warm_steps"] * 6)
-    ax.legend(fontsize=7, loc="upper center", ncols=2)
-
-    if both:
-        rows = {0: names.index("constant"), 1: names.index("warmup_constant")}
-        for ax, opt in zip(axes[0, 1:], opts, strict=True):
-            r = net[opt]
-            peaks = plotting.array(r["peaks"])
-            spike = plotting.array(r["early_spike"])  # (schedules, peaks, seeds)
-            finite = spike[np.isfinite(spike)]
-            ceiling = (finite.max() if finite.size else 1.0) * 2
-            for i, (label, style, color) in styles.items():
-                s = spike[rows[i]]
-                worst = np.where(np.all(np.isfinite(s), -1), s.max(-1), np.nan)
-                ax.loglog(peaks, worst, style, color=color, marker="o", markersize=4,
-                          label=label + (" (0 → peak linearly)" if i else ""))
-                dead = plotting.array(r["diverged_at"])[rows[i]]
-                for j, p in enumerate(peaks):
-                    if np.any(dead[j] >= 0):
-                        ax.plot(p, ceiling * (1.6 if i else 1), **plotting.DIVERGED)
-                        ax.annotate(f"step {int(np.min(dead[j][dead[j] >= 0]))}",
-                                    (p, ceiling * (1.6 if i else 1)), textcoords="offset points",
-                                    xytext=(-10, 6), fontsize=7, color=color)
-            ax.axhline(1, color="0.5", linewidth=0.8)
-            _peak_ticks(ax, peaks)
-            ax.plot([], [], label="diverged (first step noted)", **plotting.DIVERGED)
-            ax.set(xlabel="peak rate (log)",
-                   ylabel=f"max loss in the first {_warm_steps(cfg)} steps / initial loss",
-                   title=f"MNIST-1D MLP, {opt}: early spikes (worst seed)")
-            ax.set_ylim(top=ceiling * 4)
-            ax.legend(fontsize=7.5, loc="upper left")
-    return fig
-
-
-def _peak_ticks(ax, peaks) -> None:
-    """Label a log x-axis exactly at the swept peaks (no minor-tick clutter)."""
-    ax.set_xscale("log")
-    ax.set_xticks(peaks, [f"{p:g}" for p in peaks])
-    ax.minorticks_off()
-
-
-def _warm_steps(cfg: dict) -> int:
-    return max(int(cfg["warmup_fraction"] * cfg["steps"]), 1)
-
-
 def plot(result: dict) -> dict:
+    fig = _load("figures")
     return {
-        "shapes": _plot_shapes(result),
-        "noise_floor": _plot_noise_floor(result),
-        "mnist": _plot_mnist(result),
-        "mnist_curves": _plot_mnist_curves(result),
-        "warmup": _plot_warmup(result),
+        "shapes": fig.shapes(result),
+        "noise_floor": fig.noise_floor(result, floor_theory),
+        "mnist": fig.mnist(result),
+        "mnist_curves": fig.mnist_curves(result),
+        "warmup": fig.warmup(result),
     }
 
 
