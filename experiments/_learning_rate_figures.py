@@ -39,7 +39,7 @@ def _inside(x, domain):
 def paths(result) -> object:
     s = result["series"]["paths"]
     fig, axes = plotting.figure(2, 2, title="Where does each step go? Zig-zag across the "
-                                "steep direction, crawl along the flat one", height=7.6,
+                                "steep direction, crawl along the flat one", height=8.4,
                                 width=10.5)
     (x_lo, _), y_range = (tuple(d) for d in s["valley_domain"])
     domain = [(x_lo, 1.0), y_range]  # the paths stay left of the minimum
@@ -60,7 +60,7 @@ def paths(result) -> object:
         ax.plot(0, 0, "k*", markersize=9, label="minimum")
         ax.set(xlabel="x₁ (curvature 0.2)", ylabel="x₂ (curvature 4)",
                title=f"0.1·x₁² + 2·x₂²: {title}")
-        ax.legend(loc="lower right", fontsize=7.5, frameon=True)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=7.5)
     c = s["xcos_c"]
     grid = np.linspace(-10, 10, 400)
     minima = plotting.array(s["xcos_minima"])
