@@ -97,9 +97,10 @@ def _check(config: Config) -> None:
 def _run(loss, start, optimizer, steps):
     """One train.run; iterates (NaN after a divergence), losses, and the status."""
     traj = gdlab.train.run(loss, jnp.asarray(start, jnp.float64), optimizer, steps,
-                           divergence_factor=None)  # show a climb until it overflows
+                           divergence_factor=None,  # show a climb until it overflows
+                           record_params=True)
     params = np.array(traj.params, dtype=np.float64)  # a writable copy
-    if traj.diverged_at is not None:
+    if traj.status == "diverged":
         params[traj.diverged_at:] = np.nan
     return {"w": params, "loss": np.asarray(traj.loss), "grad_norm": np.asarray(traj.grad_norm),
             "status": traj.status}

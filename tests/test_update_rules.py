@@ -13,7 +13,8 @@ from gdlab import experiment, results
 def test_exponentiated_gradient_follows_its_recurrence():
     optimum, eta = 0.437, 0.1
     traj = gdlab.train.run(lambda w: (w - optimum) ** 2, jnp.asarray(0.833),
-                           gdlab.optimizers.make("exponentiated_gradient", learning_rate=eta), 30)
+                           gdlab.optimizers.make("exponentiated_gradient", learning_rate=eta), 30,
+                           record_params=True)
     w, expected = 0.833, [0.833]
     for _ in range(30):
         w = w * np.exp(-eta * 2 * (w - optimum))  # w ← w·exp(−η·g), g = 2(w − w*)
@@ -24,7 +25,7 @@ def test_exponentiated_gradient_follows_its_recurrence():
 def test_exponentiated_gradient_is_invariant_at_the_minimum_and_keeps_signs():
     opt = gdlab.optimizers.make("exponentiated_gradient", learning_rate=0.5)
     traj = gdlab.train.run(lambda w: jnp.sum((w - 0.3) ** 2), jnp.array([0.3, 1e-3, 4.0]),
-                           opt, 50, divergence_factor=None)
+                           opt, 50, divergence_factor=None, record_params=True)
     w = np.asarray(traj.params)
     assert np.all(w[:, 0] == 0.3)  # exp(0) = 1: it stays at the minimum
     assert np.all(w > 0)  # (a step exp(−η·g) can only underflow to 0 for huge η·g)
