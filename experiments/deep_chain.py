@@ -29,35 +29,36 @@ l·w^(l−2): weights above 1 make the higher orders exponentially large in dept
 book's case). With ε = 0.1/gᵀg, U = 0.1/|ŷ| = 0.1·w^(−l): weights *below* 1 blow up,
 while weights above 1 make the first-order prediction ever more accurate.
 
-Batch normalisation's answer, measured: normalise each hidden layer over a batch of
-inputs, h ← γ·(z − mean z)/√(var z + 1e-5) + β with z = w·h, and ŷ = w_l·h no longer
-depends on the scale of w₁..w_(l−1) (their gradient vanishes); ŷ is of degree 2 in the
-weights that matter, so the higher-order share is one second-order term, the same at
-every depth.
+Batch normalisation's answer, and its price (the book says both): normalise each hidden
+layer over a batch of inputs, h ← γ·(z − mean z)/√(var z + 1e-5) + β with z = w·h, and
+ŷ = w_l·(γ·x̂ + β) whatever w₁..w_(l−1) are. The higher orders go away because the lower
+weights become irrelevant: their gradient vanishes (up to bn's ε), rescaling them leaves ŷ
+unchanged, and so they can neither hurt nor help. ŷ is of degree 2 in the weights that
+still matter, so the higher-order share is one second-order term, the same at every
+depth. In this linear chain that is not a free fix: normalisation removed everything the
+lower layers could do (a linear network can only move the mean and the scale, which batch
+norm resets); in a real network they keep the nonlinear part.
 
 Run:    gdlab run deep_chain      (or: python experiments/deep_chain.py --help)
 Writes: results/deep_chain/result.json, orders.png, depth_sweep.png, batch_norm.png,
         cost_gradient.png
-Expect: ~30 s of CPU on a 2-core machine (--quick ~10 s). Depth 10, ε = 0.1/gᵀg: weights
-        1 lower ŷ by 0.0956 = 1 − (1 − 0.01)^10, weights 1.5 by 0.09992, weights 0.5
-        raise it by 4.4e6 (U = 102); the jet's orders sum to the actual change (7.6e-13
-        relative) and match ŷ·e_k(u) to 4e-14; ½ε²gᵀHg from jax.hessian is 45× the
-        book's term for equal weights. At depth 50 the higher orders reach 10^604 times
-        the first for ε = 0.1/gᵀg with weights 0.5, and 10^314 for ε = 0.01 with
-        weights 1.5. With batch norm |actual/predicted − 1| is 0.04 or less at every
-        depth and scale, exactly its one second-order term (to 5e-12).
+
+The measured numbers are the claims in results/deep_chain/result.json (`gdlab list`).
 """
 
 import functools
+import importlib.util
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import gdlab
-from gdlab import plotting, taylor
+from gdlab import taylor
+from gdlab.claims import above, below, between, close, fact
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class Config:
     book_depth: int = 10  # every order of the book's experiment via gdlab.taylor (jet)
     batch_size: int = 64  # inputs of the batch-normalised chain: x, then N(0, 1) draws
     bn_eps: float = 1e-5  # batch norm's ε in √(var + ε)
+    rescale: float = 2.0  # the lower weights are multiplied by random factors in [1/r, r]
     cost_depth: int = 10  # depth for the "gradient of c on ŷ" comparison (weights 1)
     cost_gradients: tuple[float, float] = (0.01, 100.0)  # range of c = ∂cost/∂ŷ (log grid)
     cost_points: int = 41  # points on that grid
@@ -93,8 +95,8 @@ def _check(config: Config) -> None:
         raise ValueError(f"x must be > 0, got {config.x}")
     if config.fixed_eps <= 0 or config.target_decrease <= 0:
         raise ValueError("fixed_eps and target_decrease must be > 0")
-    if config.batch_size < 2 or config.bn_eps < 0:
-        raise ValueError("need batch_size >= 2 and bn_eps >= 0")
+    if config.batch_size < 2 or config.bn_eps < 0 or not config.rescale > 1:
+        raise ValueError("need batch_size >= 2, bn_eps >= 0 and rescale > 1")
     lo, hi = config.cost_gradients
     if not 0 < lo < hi or config.cost_points < 2 or config.cost_depth < 1:
         raise ValueError("need 0 < cost_gradients[0] < cost_gradients[1], cost_points >= 2, "
@@ -113,93 +115,22 @@ def weights(pattern, depth: int) -> np.ndarray:
     return np.resize(np.asarray(pattern, np.float64), depth)
 
 
-# --- the exact series of one step, in log space (terms reach 10^600) -------------------------
+# --- the parts that live beside this script ----------------------------------------------------
 
 
-def log10_elementary(u: np.ndarray) -> np.ndarray:
-    """log₁₀ e_k(u) for k = 0..n: the coefficients of ∏(1 + u_i t), for positive u.
-
-    The recursion e_k ← e_k + u_i·e_(k−1) adds positive numbers only, so it runs in log
-    space with ``logaddexp`` without losing accuracy (e_k reaches 10^600 here, and e_2
-    can be 10^-600 times the largest e_k: no scaling of the plain numbers keeps both).
-    """
-    log_e = np.full(len(u) + 1, -np.inf)
-    log_e[0] = 0.0
-    for i, log_u in enumerate(np.log(u)):
-        log_e[1 : i + 2] = np.logaddexp(log_e[1 : i + 2], log_u + log_e[: i + 1])
-    return log_e / math.log(10)
+def _private(name: str):
+    """experiments/<name>.py, a private module beside this script (not an experiment)."""
+    path = Path(__file__).with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _log10_sum(logs: np.ndarray) -> float:
-    """log₁₀ Σ 10^logs without overflow."""
-    logs = logs[np.isfinite(logs)]
-    if logs.size == 0:
-        return -np.inf
-    top = logs.max()
-    return float(top + np.log10(np.sum(10.0 ** (logs - top))))
-
-
-def _signed_log(value: float) -> tuple[int, float]:
-    return int(np.sign(value)), float(np.log10(abs(value))) if value else -np.inf
-
-
-def step_series(w: np.ndarray, x: float, eps: float, g: np.ndarray | None = None) -> dict:
-    """Everything about the step w − εg on ŷ = x·∏w_i, exactly, as signs and log₁₀ sizes.
-
-    ``g`` is ∇_w ŷ (backprop's answer; computed as ŷ/w_i if not given). Returns U, the
-    log₁₀ sizes of the order-k terms c_k = (−1)^k ŷ e_k(u) (k = 0..l), the ratio actual /
-    predicted = (1 − ∏(1 − u_i))/U and the net higher-order part ratio − 1 = Σ_{k≥2}
-    c_k/c_1 (each as a sign and log₁₀|·|), and H = Σ_{k≥2}|c_k|/|c_1| with its bound
-    ``log10_uniform_share(U, l)``.
-    """
-    w = np.asarray(w, np.float64)
-    y = x * np.prod(w)
-    g = y / w if g is None else np.asarray(g, np.float64)
-    u = eps * g / w
-    U = float(np.sum(u))
-    log_e = log10_elementary(u)
-    log_y = math.log10(abs(y))
-    # the product ∏(1 − u_i) = ŷ(ε)/ŷ, as a sign and a log₁₀ size
-    one_minus = 1.0 - u
-    p_sign = int(np.prod(np.sign(one_minus)))
-    with np.errstate(divide="ignore"):
-        p_log = float(np.sum(np.log10(np.abs(one_minus))))
-    if U < 1:  # every u_i < 1: no overflow, and expm1/log1p keep the small differences
-        s = float(np.sum(np.log1p(-u)))
-        ratio = -math.expm1(s) / U
-        k = np.arange(2, len(u) + 1)
-        net = float(np.sum((-1.0) ** (k + 1) * 10.0 ** (log_e[2:] - math.log10(U))))
-        ratio_sign, ratio_log = _signed_log(ratio)
-        net_sign, net_log = _signed_log(net)
-    elif p_log < 300:
-        ratio = (1.0 - p_sign * 10.0**p_log) / U
-        ratio_sign, ratio_log = _signed_log(ratio)
-        net_sign, net_log = _signed_log(ratio - 1.0)
-    else:  # |∏(1 − u_i)| > 1e300: the change is the product itself
-        ratio_sign, ratio_log = -p_sign, p_log - math.log10(U)
-        net_sign, net_log = ratio_sign, ratio_log
-    log_h = _log10_sum(log_e[2:]) - math.log10(U)
-    return {
-        "y": y, "g": g, "u": u, "U": U, "eps": eps,
-        "log10_terms": log_y + log_e,  # log₁₀|c_k|, k = 0..l (sign of c_k: (−1)^k)
-        "ratio_sign": ratio_sign, "ratio_log10": ratio_log,
-        "net_sign": net_sign, "net_log10": net_log,
-        "H_log10": log_h, "H_bound_log10": log10_uniform_share(U, len(u)),
-        "book_term_log10": log_y + math.log10(u[0]) + math.log10(u[1]) if len(u) > 1 else None,
-        "second_order_log10": log_y + log_e[2] if len(u) > 1 else None,
-        "product_sign": p_sign, "product_log10": p_log,
-    }
-
-
-def log10_uniform_share(U: float, depth: int) -> float:
-    """log₁₀ of ((1 + U/l)^l − 1 − U)/U, the most the higher orders can weigh for a given U.
-
-    For fixed U = Σu_i, ∏(1 + u_i) is largest when the u_i are equal (AM–GM), so this is
-    Σ_{k≥2}|c_k|/|c_1| for uniform weights and an upper bound for any others. It is
-    ≈ U/2 for U ≪ 1, ≈ e^U/U for 1 ≪ U ≪ l and ≈ (U/l)^l/U for U ≫ l.
-    """
-    log_e = log10_elementary(np.full(depth, U / depth))
-    return _log10_sum(log_e[2:]) - math.log10(U)
+_series = _private("_deep_chain_series")  # the exact series of a step, in log space
+_bn = _private("_deep_chain_batch_norm")  # the batch-normalised chain
+step_series, log10_elementary = _series.step_series, _series.log10_elementary
+log10_uniform_share = _series.log10_uniform_share
 
 
 def rule_eps(rule: str, g: np.ndarray, config: Config) -> float:
@@ -311,78 +242,20 @@ def depth_sweep(config: Config) -> dict:
                             "second_order_log10", "second_order_hvp", "eps", "y"):
                     fields.setdefault(key, np.zeros((len(sets), len(depths))))[i, j] = s[key]
         out["rules"][rule] = fields
+    # the theory next to it: ((1 + U/l)^l − 1 − U)/U for equal weights over the U measured
+    log_u = np.log10(np.concatenate([out["rules"][r]["U"].ravel() for r in RULES]))
+    grid = np.linspace(log_u.min(), log_u.max(), 300)
+    shown = sorted({2, min(10, top), top})
+    out["bounds"] = {"log10_U": grid, "depths": shown, "log10_share": [
+        [log10_uniform_share(10.0**v, d) for v in grid] for d in shown]}
     return out
 
 
-# --- part 3: batch normalisation's answer, measured -------------------------------------------
-
-
-def _bn_output(params, batch, active, bn_eps):
-    """ŷ for every input of ``batch``: hidden layers h ← γ·(z − mean z)/√(var z + ε) + β
-    with z = w·h, statistics over the batch, where ``active`` (inactive layers pass h on);
-    then ŷ = w_out·h. Written with lax.scan: one compile serves every depth."""
-
-    def layer(h, p):
-        w, gamma, beta, on = p
-        z = w * h
-        n = (z - jnp.mean(z)) / jnp.sqrt(jnp.var(z) + bn_eps)
-        return jnp.where(on, gamma * n + beta, h), None
-
-    h, _ = jax.lax.scan(layer, batch, (params["w"][:-1], params["gamma"], params["beta"],
-                                       active))
-    return params["w"][-1] * h
-
-
-def _bn_cost(params, batch, active, bn_eps):
-    """A gradient of 1 on ŷ of the first input, whose batch statistics include the rest."""
-    return _bn_output(params, batch, active, bn_eps)[0]
-
-
-@functools.partial(jax.jit, static_argnames=("bn_eps",))
-def _bn_measure(params, active, batch, target, fixed_eps, bn_eps):
-    def one(params, active):
-        f = functools.partial(_bn_cost, batch=batch, active=active, bn_eps=bn_eps)
-        g = jax.grad(f)(params)
-        gTg = sum(jnp.sum(leaf**2) for leaf in jax.tree.leaves(g))
-        terms = taylor.gradient_step_terms(f, params, jnp.stack([target / gTg, fixed_eps]))
-        lower = (jnp.sum(g["w"][:-2] ** 2) + jnp.sum(g["gamma"][:-1] ** 2)
-                 + jnp.sum(g["beta"][:-1] ** 2) + g["w"][-2] ** 2)
-        return terms, lower / gTg
-
-    return jax.vmap(one)(params, active)
+# --- part 3: batch normalisation's answer, measured (experiments/_deep_chain_batch_norm.py) ---
 
 
 def batch_norm(config: Config) -> dict:
-    top = config.max_depth
-    batch = jnp.concatenate([jnp.asarray([config.x]), jax.random.normal(
-        jax.random.key(config.seed), (config.batch_size - 1,), jnp.float64)])
-    sets = weight_sets(config)
-    depths = np.arange(2, top + 1)
-    w = np.ones((len(sets), len(depths), top))
-    active = np.zeros((len(sets), len(depths), top - 1), bool)
-    for i, pattern in enumerate(sets.values()):
-        for j, depth in enumerate(depths):
-            w[i, j, top - depth:] = weights(pattern, depth)  # w₁..w_l in the last l slots
-            active[i, j, top - depth:] = True  # the l − 1 hidden layers before w_out
-    n = len(sets) * len(depths)
-    params = {"w": jnp.asarray(w.reshape(n, top)), "gamma": jnp.ones((n, top - 1)),
-              "beta": jnp.zeros((n, top - 1))}
-    terms, lower = _bn_measure(params, jnp.asarray(active.reshape(n, top - 1)), batch,
-                               config.target_decrease, config.fixed_eps, config.bn_eps)
-    shape = (len(sets), len(depths))
-    out = {"depths": depths, "sets": list(sets), "lower_gradient_share":
-           np.asarray(lower).reshape(shape), "rules": {}}
-    for r, rule in enumerate(RULES):
-        first = np.asarray(terms.first_order[:, r]).reshape(shape)
-        actual = np.asarray(terms.actual[:, r]).reshape(shape)
-        second = np.asarray(terms.second_order[:, r]).reshape(shape)
-        out["rules"][rule] = {
-            "eps": np.asarray(terms.epsilon[:, r]).reshape(shape),
-            "predicted": first, "actual": actual,
-            "net": actual / first - 1.0,  # Σ_{k≥2} c_k / c_1, measured
-            "second_share": second / np.abs(first),  # ½ε²gᵀHg / εgᵀg
-        }
-    return out
+    return _bn.batch_norm(config, weight_sets(config), weights, RULES)
 
 
 # --- part 4: what "a gradient of 1 on ŷ" means -----------------------------------------------
@@ -473,6 +346,12 @@ def run(config: Config) -> dict:
         "plain_max_log10_abs_net_higher_order": {
             rule: float(np.max(sweep["rules"][rule]["net_log10"])) for rule in RULES},
         "batch_norm_lower_layer_gradient_share_max": float(np.max(bn["lower_gradient_share"])),
+        # w₁..w_(l−1) times random factors in [1/r, r]: ŷ's relative change over the batch
+        "batch_norm_rescaled_lower_change_max": float(np.max(bn["rescaled_change_normed"])),
+        "plain_rescaled_lower_change_median_log10": float(np.median(
+            bn["rescaled_change_plain_log10"])),
+        "plain_rescaled_lower_change_median": float(10.0 ** np.median(
+            bn["rescaled_change_plain_log10"])),
         # with batch norm ŷ is of degree 2 in the weights that matter: no order above 2
         "batch_norm_net_plus_second_share_max_abs": float(max(np.max(np.abs(
             bn["rules"][r]["net"] + bn["rules"][r]["second_share"])) for r in RULES)),
@@ -485,198 +364,89 @@ def run(config: Config) -> dict:
                                            "cost": cost}}
 
 
+# --- claims ----------------------------------------------------------------------------------
+
+
+def claims(result: dict) -> list[dict]:
+    """The findings, read from the stored result (exact arithmetic: no seeds involved,
+    except the batch-norm batch and the random rescaling factors, drawn from ``seed``)."""
+    m, cfg = result["metrics"], result["config"]
+    l, top = m["book_depth"], cfg["max_depth"]
+    ratio = m["book_actual_over_predicted"]["tied"]
+    first = m["first_depth_higher_orders_exceed_first"]
+    uniform = {f"{s:g}" for s in cfg["scales"]}
+    never = lambda rule, keep: sorted(n for n in first[rule] if n in uniform and keep(float(n)))
+    hits = lambda rule, n: isinstance(first[rule].get(n), int)
+    tied_ok, fixed_ok = never("tied", lambda w: w >= 1), never("fixed", lambda w: w <= 1)
+    show = lambda rule, names: "; ".join(f"w = {n}: {first[rule].get(n)}" for n in names)
+    return [
+        close(f"depth {l}, weights 1, ε = 0.1/gᵀg: ŷ falls by 1 − (1 − 0.1/l)^l, "
+                     "not by the promised 0.1",
+                     m["book_decrease_of_y"]["tied"]["1"], 1 - (1 - 0.1 / l) ** l, rtol=1e-12),
+        between(f"depth {l}, weights 1.5, ε = 0.1/gᵀg: the first-order prediction is "
+                       "nearly exact (actual/predicted)", ratio.get("1.5"), 0.99, 1.0),
+        above(f"depth {l}, weights 0.5, ε = 0.1/gᵀg: the first-order prediction fails "
+                     "(|actual/predicted − 1|)", abs(ratio.get("0.5", np.nan) - 1), 0.5),
+        below("every order from the jet sums to the actual change (max relative "
+                     "error)", m["jet_sum_of_orders_max_rel_error"], 1e-10),
+        below("the jet's orders equal the exact series ŷ·e_k(u) (max relative error)",
+                     m["jet_vs_exact_series_max_rel"], 1e-12),
+        below("½ε²gᵀHg: jax.hessian = jet's second order (max relative error)",
+                     m["hessian_vs_jet_second_order_max_rel"], 1e-12),
+        below("½ε²gᵀHg by one Hessian-vector product = the exact second order at every "
+                     "depth (max relative error)", m["hvp_vs_exact_second_order_max_rel"],
+                     1e-12),
+        close(f"equal weights: the book's term ε²g₁g₂w₃⋯w_l is 1/C({l}, 2) of the "
+                     "second order", m["book_term_fraction_of_second_order_tied"]["1"],
+                     1 / math.comb(l, 2), rtol=1e-12),
+        fact("every depth and weight set: Σ_k≥2 |c_k| ≤ ((1 + U/l)^l − 1 − U)/U "
+                    "(equality for equal weights)",
+                    m["sum_higher_within_uniform_bound_everywhere"], "true",
+                    m["sum_higher_within_uniform_bound_everywhere"]),
+        above(f"ε = 0.1/gᵀg, weights 0.5: the higher orders grow faster than a decade "
+                     f"per layer (log₁₀ Σ_k≥2|c_k|/|c_1| at depth {top}, bound: the depth)",
+                     m["max_depth_log10_sum_higher_over_first"]["tied"].get("0.5"), top),
+        fact(f"ε = 0.1/gᵀg: for weights ≥ 1 the higher orders never outweigh the first "
+                    f"(budget: depth ≤ {top})", show("tied", tied_ok),
+                    "never, for every uniform weight ≥ 1",
+                    bool(tied_ok) and not any(hits("tied", n) for n in tied_ok)),
+        fact(f"fixed ε = {cfg['fixed_eps']:g}: weights 1.5 make the higher orders "
+                    "outweigh the first from some depth on, weights ≤ 1 never "
+                    f"(budget: depth ≤ {top})",
+                    show("fixed", ["1.5", *fixed_ok]),
+                    "a depth for 1.5; never for ≤ 1",
+                    hits("fixed", "1.5") and bool(fixed_ok)
+                    and not any(hits("fixed", n) for n in fixed_ok)),
+        below("batch norm: w₁…w_(l−1) get almost no gradient (largest share of gᵀg, "
+                     "left by bn's ε alone)", m["batch_norm_lower_layer_gradient_share_max"],
+                     1e-7),
+        below(f"batch norm: multiplying w₁…w_(l−1) by random factors in "
+                     f"[1/{cfg['rescale']:g}, {cfg['rescale']:g}] leaves ŷ unchanged: they can "
+                     "neither hurt nor help (max relative change of ŷ)",
+                     m["batch_norm_rescaled_lower_change_max"], 1e-3),
+        above("plain chain, the same factors: ŷ moves by more than 10 % (median log₁₀ of the "
+              "relative change)",
+                     m["plain_rescaled_lower_change_median_log10"], -1.0),
+        below("batch norm: |actual/predicted − 1| at every depth, weight set and rule "
+                     "(one second-order term)",
+                     max(m["batch_norm_max_abs_net_higher_order"].values()), 0.1),
+        below("batch norm: that term is all there is, nothing beyond order 2 "
+                     "(|net + ½ε²gᵀHg/εgᵀg|, max)",
+                     m["batch_norm_net_plus_second_share_max_abs"], 1e-9),
+        close("∂cost/∂ŷ = 1: ∇cost = ∇ŷ exactly for ½(ŷ − y)² at ŷ − y = 1 (max gap)",
+                     m["cost_grad_minus_y_grad_at_c1"], 0.0, atol=1e-15),
+        close(f"c = 1, cost = ŷ, depth {cfg['cost_depth']}: the cost falls by "
+                     "(1 − (1 − 0.1/l)^l)/0.1 of the promise",
+                     m["cost_ratio_at_c1"]["linear"],
+                     (1 - (1 - 0.1 / cfg["cost_depth"]) ** cfg["cost_depth"]) / 0.1, rtol=1e-9),
+    ]
+
+
 # --- plot ------------------------------------------------------------------------------------
-
-_RULE_TITLES = {"tied": "ε = 0.1/gᵀg (the book's rule)", "fixed": "fixed ε"}
-_BOOK_TERM = "book's term ε²g₁g₂·w₃⋯w_l"
-
-
-def _colors(names):
-    return {n: plotting.COLORS[i % len(plotting.COLORS)] for i, n in enumerate(names)}
-
-
-def _rule_label(rule, config):
-    return _RULE_TITLES[rule] if rule == "tied" else f"fixed ε = {config['fixed_eps']:g}"
-
-
-def _plot_orders(result):
-    book = result["series"]["book"]
-    depth = book["depth"]
-    fig, axes = plotting.figure(1, 2, title=f"What does one step do to ŷ = x·w₁⋯w_{depth}? "
-                                "The contribution of every order (gdlab.taylor, jet)",
-                                height=5.0, width=12.0)
-    k = np.arange(1, depth + 1)
-    for ax, rule in zip(axes[0], RULES, strict=True):
-        rows = book["rules"][rule]
-        colors = _colors(list(rows))
-        for name, r in rows.items():
-            ax.semilogy(k, np.abs(plotting.array(r["exact_terms"])), color=colors[name],
-                        linewidth=1.0, alpha=0.7)
-            ax.semilogy(k, np.abs(plotting.array(r["terms"])), "o", color=colors[name],
-                        markersize=4, label=f"w = {name}: actual/predicted = {r['ratio']:.3g}")
-            ax.semilogy([2], [abs(r["book_term"])], "*", color=colors[name], markersize=11,
-                        markeredgecolor="k", markeredgewidth=0.5)
-        ax.plot([], [], "*", color="0.6", markeredgecolor="k", markersize=11, label=_BOOK_TERM)
-        ax.plot([], [], color="0.4", linewidth=1.0, label="exact ŷ·e_k(u) (lines)")
-        ax.set(xlabel="order k  (the terms alternate in sign: (−1)^k)",
-               ylabel="|contribution of order k to Δŷ|",
-               title=f"{_rule_label(rule, result['config'])}\n"
-                     "markers: jet; all orders sum to the actual change")
-        ax.set_xticks(k)
-        ax.legend(fontsize=7.5, loc="lower left")
-    return fig
-
-
-def _plot_sweep(result):
-    sw = result["series"]["sweep"]
-    depths = plotting.array(sw["depths"])
-    colors = _colors(sw["sets"])
-    clip = 3.0
-    fig, axes = plotting.figure(2, 3, title="When are the higher orders of a step exponentially "
-                                "large? Every depth, both rules for ε, exactly", height=8.4,
-                                width=15.5)
-    for row, rule in enumerate(RULES):
-        r = sw["rules"][rule]
-        label = _rule_label(rule, result["config"])
-        ax = axes[row, 0]
-        for i, name in enumerate(sw["sets"]):
-            log10 = plotting.array(r["ratio_log10"][i])
-            value = plotting.array(r["ratio_sign"][i]) * 10.0 ** np.minimum(log10, clip)
-            off = log10 > clip
-            ax.plot(depths, np.where(off, np.nan, value), color=colors[name], label=f"w = {name}")
-            ax.plot(depths[off & (value > 0)], value[off & (value > 0)], "^",
-                    color=colors[name], markersize=4)
-            ax.plot(depths[off & (value < 0)], value[off & (value < 0)], "v",
-                    color=colors[name], markersize=4)
-        ax.set_yscale("symlog", linthresh=1.0)
-        ax.set_ylim(-1.6 * 10**clip, 1.6 * 10**clip)
-        ax.axhline(1, **plotting.THEORY, label="1: first order is right")
-        ax.set(xlabel="depth l", ylabel="actual Δŷ / predicted Δŷ",
-               title=f"{label}\nactual over predicted (▲▼: beyond ±10³, sign alternates)")
-        ax.legend(fontsize=7.5, loc="upper right", bbox_to_anchor=(1.0, 0.93), ncols=2)
-        ax = axes[row, 1]
-        for i, name in enumerate(sw["sets"]):
-            ax.plot(depths, plotting.array(r["H_log10"][i]), color=colors[name],
-                    label=f"w = {name}")
-        ax.axhline(0, **plotting.THEORY, label="0: higher orders = first order")
-        ax.set(xlabel="depth l", ylabel="log₁₀ (Σ_k≥2 |c_k|) / |c_1|",
-               title=f"{label}\nsize of all higher orders over the first")
-        ax.legend(fontsize=7.5)
-    ax = axes[0, 2]
-    lows, highs = [], []
-    for rule, marker in zip(RULES, ("o", "s"), strict=True):
-        r = sw["rules"][rule]
-        U = np.log10(plotting.array(r["U"]).ravel())
-        H = plotting.array(r["H_log10"]).ravel()
-        lows.append(U.min())
-        highs.append(U.max())
-        ax.plot(U, H, marker, markersize=3, alpha=0.5, label=f"every depth and w, "
-                f"{_rule_label(rule, result['config'])}")
-    logu = np.linspace(min(lows), max(highs), 300)
-    for depth, style in ((2, ":"), (10, "-."), (int(depths[-1]), "--")):
-        bound = [_uniform_share_for_plot(10.0**v, depth) for v in logu]
-        ax.plot(logu, bound, color="0.25", linestyle=style, linewidth=1.1,
-                label=f"equal weights, l = {depth}: ((1 + U/l)^l − 1 − U)/U")
-    ax.set_ylim(-20, None)
-    ax.set(xlabel="log₁₀ U,  U = εgᵀg/|ŷ|: the relative change asked of ŷ",
-           ylabel="log₁₀ (Σ_k≥2 |c_k|) / |c_1|",
-           title="one number decides: U ≪ 1 → ≈ U/2;\nU ≫ l → up to (U/l)^l / U")
-    ax.legend(fontsize=7, loc="upper left")
-    ax = axes[1, 2]
-    r = sw["rules"]["fixed"]
-    for i, name in enumerate(sw["sets"]):
-        second = np.log10(np.abs(plotting.array(r["second_order_hvp"][i])))
-        ax.plot(depths, second, color=colors[name], label=f"w = {name}")
-        ax.plot(depths, plotting.array(r["book_term_log10"][i]), "--", color=colors[name],
-                linewidth=1.0)
-    ax.plot([], [], color="0.4", label="whole second order ½ε²gᵀHg (HVP)")
-    ax.plot([], [], "--", color="0.4", linewidth=1.0, label=_BOOK_TERM)
-    ax.set(xlabel="depth l", ylabel="log₁₀ |second-order change of ŷ|",
-           title=f"{_rule_label('fixed', result['config'])}: the book's term "
-                 "and the whole\nsecond order grow exponentially iff w > 1")
-    ax.legend(fontsize=7)
-    return fig
-
-
-def _uniform_share_for_plot(U, depth):
-    return log10_uniform_share(U, depth) if U > 0 else np.nan
-
-
-def _plot_batch_norm(result):
-    s = result["series"]
-    bn, sw = s["batch_norm"], s["sweep"]
-    depths = plotting.array(bn["depths"])
-    colors = _colors(bn["sets"])
-    top = 2.0
-    fig, axes = plotting.figure(1, 3, title="Batch normalisation's answer (measured): the "
-                                "higher-order share stops depending on depth and on the lower "
-                                "weights",
-                                height=4.8, width=15.5)
-    for ax, rule in zip(axes[0, :2], RULES, strict=True):
-        gone = []
-        for i, name in enumerate(bn["sets"]):
-            plain = plotting.array(sw["rules"][rule]["net_log10"][i])
-            normed = np.log10(np.abs(plotting.array(bn["rules"][rule]["net"][i])))
-            ax.plot(depths, np.where(plain <= top, plain, np.nan), color=colors[name],
-                    label=f"w = {name}")
-            ax.plot(depths, normed, "--", color=colors[name], linewidth=1.3)
-            if np.nanmax(plain) > top:
-                gone.append(f"w = {name}: 10^{np.nanmax(plain):.0f}")
-        ax.plot([], [], color="0.4", label="plain chain (solid)")
-        ax.plot([], [], "--", color="0.4", label="batch-normalised (dashed)")
-        ax.axhline(0, **plotting.THEORY)
-        ax.set_ylim(None, top + 0.5)
-        if gone:
-            ax.text(0.98, 0.97, "plain, off the top (max):\n" + "\n".join(gone),
-                    transform=ax.transAxes, ha="right", va="top", fontsize=7.5,
-                    bbox=dict(facecolor="white", edgecolor="0.8"))
-        ax.set(xlabel="depth l", ylabel="log₁₀ |actual/predicted − 1|",
-               title=f"{_rule_label(rule, result['config'])}: the higher-order share")
-        ax.legend(fontsize=7, loc="lower left", ncols=2)
-    ax = axes[0, 2]
-    for i, name in enumerate(bn["sets"]):
-        ax.semilogy(depths, np.maximum(plotting.array(bn["lower_gradient_share"][i]), 1e-30),
-                    color=colors[name], label=f"w = {name}")
-    worst = float(np.nanmax(plotting.array(bn["lower_gradient_share"])))
-    ax.set(xlabel="depth l", ylabel="share of gᵀg below the top layer",
-           title=f"why: the gradient below the top is ≤ {worst:.0e} of gᵀg\n"
-                 "(left by bn ε alone); ŷ = w_l·(γ·x̂ + β) has degree 2")
-    ax.set_ylim(None, worst * 1e3)
-    ax.legend(fontsize=7, loc="upper right", ncols=3)
-    return fig
-
-
-def _plot_cost(result):
-    c = result["series"]["cost"]
-    cs = plotting.array(c["c"])
-    depth = result["config"]["cost_depth"]
-    fig, axes = plotting.figure(1, 2, title="\"A gradient of 1 on ŷ\" means ∂cost/∂ŷ = 1: "
-                                "what changes when it is c instead?", height=4.2, width=11.0)
-    ax = axes[0, 0]
-    ax.semilogx(cs, plotting.array(c["linear"]["cost_ratio"]), label="cost = c·ŷ (the chain only)")
-    ax.semilogx(cs, plotting.array(c["squared"]["cost_ratio"]), "--",
-                label="cost = ½(ŷ − y)² at ŷ − y = c\n(the chain plus the cost's own ½Δŷ²)")
-    ax.axvline(1, color="0.5", linewidth=0.8, linestyle=":")
-    ax.axhline(1, **plotting.THEORY, label="1: first order is right")
-    ax.axhline(0, color="0.6", linewidth=0.8)
-    ax.set(xlabel="c = ∂cost/∂ŷ (dotted: the book's c = 1)",
-           ylabel="actual Δcost / predicted Δcost (−0.1)",
-           title=f"ε = 0.1/‖∇_w cost‖², depth {depth}, all weights 1")
-    ax.legend(fontsize=7.5)
-    ax = axes[0, 1]
-    ax.semilogx(cs, plotting.array(c["linear"]["y_ratio"]), label="measured (either cost)")
-    ax.semilogx(cs, plotting.array(c["theory_y_ratio"]), **plotting.THEORY,
-                label="closed form (1 − (1 − 0.1/(c·l))^l) / (0.1/c)")
-    ax.axvline(1, color="0.5", linewidth=0.8, linestyle=":")
-    ax.set(xlabel="c = ∂cost/∂ŷ", ylabel="actual Δŷ / first-order Δŷ (= −0.1/c)",
-           title="the rule asks ŷ to move by 0.1/c:\nsmall c, big move, big higher orders")
-    ax.legend(fontsize=7.5)
-    return fig
 
 
 def plot(result: dict) -> dict:
-    return {"orders": _plot_orders(result), "depth_sweep": _plot_sweep(result),
-            "batch_norm": _plot_batch_norm(result), "cost_gradient": _plot_cost(result)}
+    return _private("_deep_chain_figures").plot(result)
 
 
 if __name__ == "__main__":
