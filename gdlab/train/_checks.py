@@ -9,9 +9,10 @@ These are checked here, each with a ``ValueError`` that says what to pass instea
 - ``target``: None or finite (a NaN target is never reached);
 - memory: what a call will record, estimated from shapes alone,
 
-      recorded ≈ runs · (recorded steps · (2 + P·[record params]) + P + 4) · itemsize
+      recorded ≈ runs · (recorded steps · (2 + P·[record params]) + P·[final] + 4) · itemsize
 
-  with P the number of parameters. While it runs a call holds about ``OVERHEAD`` = 3
+  with P the number of parameters ([final]: a sweep with record="summary" keeps no
+  final params). While it runs a call holds about ``OVERHEAD`` = 3
   copies of that (the scan's output buffers, the joined chunks, the host copy; peak
   RSS grew by 3.0 to 4.8 times ``recorded`` for 1 to 100 runs of 2·10⁴ to 2·10⁶
   steps on a 2-D problem), which must stay under ``memory_limit`` (default
@@ -21,7 +22,8 @@ These are checked here, each with a ``ValueError`` that says what to pass instea
 Example::
 
     >>> estimate_bytes(runs=10, recorded=101, num_params=2, record_params=True, itemsize=8)
-    32640
+    ... # 10 runs · (101 · (2 + 2) + 2 + 4) · 8 bytes
+    32800
 """
 
 import math
@@ -95,11 +97,12 @@ def memory_limit(value) -> float:
 
 
 def estimate_bytes(*, runs: int, recorded: int, num_params: int, record_params: bool,
-                   itemsize: int) -> int:
+                   itemsize: int, final_params: bool = True) -> int:
     """Bytes of what ``runs`` runs keep: per recorded step the loss and gradient norm
-    (and the params if recorded), plus the final params and four per-run summaries."""
+    (and the params if recorded), plus the final params (not kept by a sweep with
+    record="summary") and four per-run summaries."""
     per_step = 2 + (num_params if record_params else 0)
-    return runs * (recorded * per_step + num_params + 4) * itemsize
+    return runs * (recorded * per_step + (num_params if final_params else 0) + 4) * itemsize
 
 
 def _size(nbytes: float) -> str:
@@ -118,7 +121,8 @@ def memory(what: str, runs: int, num_steps: int, policy, params, limit) -> None:
     num_params, itemsize = count_params(params)
     recorded = len(policy.steps(num_steps))
     kept = estimate_bytes(runs=runs, recorded=recorded, num_params=num_params,
-                          record_params=policy.params, itemsize=itemsize)
+                          record_params=policy.params, itemsize=itemsize,
+                          final_params=what == "run" or policy.every is not None)
     need = OVERHEAD * kept
     if need <= limit:
         return
