@@ -125,8 +125,9 @@ def mnist(result: dict):
                 label="a seed diverged")
         best = np.asarray(r["best_index"], int)
         ax.plot(best, np.arange(len(names)), "s", markersize=11, markerfacecolor="none",
-                markeredgecolor="white", markeredgewidth=1.8, linestyle="none",
-                label="tuned peak (white square)")
+                markeredgecolor="white", markeredgewidth=1.8, linestyle="none", label="_")
+        ax.plot([], [], "s", markersize=9, markerfacecolor="none", markeredgecolor="0.3",
+                linestyle="none", label="tuned peak (white square)")
         ax.set_xticks(np.arange(len(peaks)), [f"{p:g}" for p in peaks], fontsize=7.5)
         ax.set_yticks(np.arange(len(names)), names, fontsize=8)
         ax.set(xlabel="peak learning rate", title=f"{opt}: tuning the peak")
