@@ -127,7 +127,7 @@ def test_batch_norm_chain_is_the_closed_form_w_top_times_gamma_xhat_plus_beta():
     gamma = jnp.asarray(RNG.uniform(0.5, 1.5, size=depth_slots - 1))
     beta = jnp.asarray(RNG.normal(size=depth_slots - 1))
     active = jnp.asarray([False, True, True, True, True])  # depth 5: 4 hidden layers
-    out = DEEP._bn_output({"w": w, "gamma": gamma, "beta": beta}, batch, active, 0.0)
+    out = DEEP._bn._bn_output({"w": w, "gamma": gamma, "beta": beta}, batch, active, 0.0)
     xs = np.asarray(batch)
     h = xs
     for i in range(1, depth_slots - 1):  # NumPy reference, layer by layer
@@ -220,7 +220,94 @@ def test_configs_reject_bad_values():
         STEP._check(STEP.Config(grid_points=3))
 
 
-def test_quick_configs_are_valid():
-    DEEP._check(DEEP.Config(**DEEP.QUICK))
-    STEP._check(STEP.Config(**STEP.QUICK))
-    assert jax.config.jax_enable_x64
+def test_quick_configs_are_valid_and_never_larger():
+    for module in (DEEP, STEP):
+        module._check(module.Config(**module.QUICK))
+        default = module.Config()
+        for name, quick in module.QUICK.items():  # --quick shrinks sizes, never grows them
+            full = getattr(default, name)
+            if isinstance(quick, int | float) and not isinstance(quick, bool):
+                assert quick <= full, (module.__name__, name)
+            elif isinstance(quick, tuple):
+                assert len(quick) <= len(full), (module.__name__, name)
+
+
+# --- batch norm: the lower weights can neither hurt nor help ----------------------------------
+
+
+def test_batch_norm_output_ignores_the_lower_weights_up_to_bn_eps():
+    n, top = 4, 7
+    batch = jnp.asarray(RNG.normal(size=12))
+    params = {"w": jnp.asarray(RNG.uniform(0.3, 2.0, size=(n, top))),
+              "gamma": jnp.asarray(RNG.uniform(0.5, 1.5, size=(n, top - 1))),
+              "beta": jnp.asarray(RNG.normal(size=(n, top - 1)))}
+    active = jnp.asarray(np.arange(top - 1) >= np.array([[0], [2], [4], [5]]))
+    factors = jnp.asarray(RNG.uniform(0.5, 2.0, size=(n, top - 1)))
+    # with bn's ε = 0, ŷ = w_l·(γ·x̂ + β) exactly: the lower weights change nothing
+    exact = DEEP._bn._bn_rescaled_change(params, active, batch, factors, 0.0)
+    assert np.max(np.asarray(exact)) < 1e-13
+    # with ε = 1e-5 they act only through ε/var(z): a change of order ε, never zero
+    eps = np.asarray(DEEP._bn._bn_rescaled_change(params, active, batch, factors, 1e-5))
+    assert np.all((eps > 1e-9) | ~np.asarray(active).any(axis=1)) and np.max(eps) < 1e-3
+    # the top weight is not irrelevant: doubling it doubles ŷ (NumPy reference)
+    y = np.asarray(DEEP._bn._bn_output(jax.tree.map(lambda a: a[0], params), batch, active[0], 0.0))
+    doubled = {**jax.tree.map(lambda a: a[0], params)}
+    doubled["w"] = doubled["w"].at[-1].multiply(2.0)
+    np.testing.assert_allclose(DEEP._bn._bn_output(doubled, batch, active[0], 0.0), 2 * y,
+                               rtol=1e-13)
+
+
+# --- claims at quick size (and other seeds) ----------------------------------------------------
+
+
+def _claims(module, config, output):
+    import dataclasses
+    import json
+
+    result = json.loads(json.dumps(gdlab.results.to_jsonable(
+        {"config": dataclasses.asdict(config), **output})))
+    return module.claims(result)
+
+
+@pytest.mark.xdist_group("deep_chain")
+def test_deep_chain_quick_claims_hold(quick_run):
+    loaded, config, output = quick_run("deep_chain")
+    found = _claims(loaded.module, config, output)
+    assert len(found) >= 15
+    assert not gdlab.claims.failed(found), gdlab.claims.markdown(gdlab.claims.failed(found))
+
+
+@pytest.mark.xdist_group("taylor_step")
+def test_taylor_step_quick_claims_hold(quick_run):
+    loaded, config, output = quick_run("taylor_step")
+    found = _claims(loaded.module, config, output)
+    assert len(found) >= 15
+    assert sum(c.get("held_for") is not None for c in found) >= 6  # the training claims
+    assert not gdlab.claims.failed(found), gdlab.claims.markdown(gdlab.claims.failed(found))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["taylor_step", "deep_chain"])
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_other_seeds_keep_the_claims(name, seed):
+    import dataclasses
+
+    loaded = gdlab.experiment.load(name)
+    config = dataclasses.replace(loaded.default_config(quick=True), seed=seed)
+    with jax.numpy_rank_promotion("allow"):
+        output = loaded.module.run(config)
+    found = _claims(loaded.module, config, output)
+    assert not gdlab.claims.failed(found), gdlab.claims.markdown(gdlab.claims.failed(found))
+
+
+def test_training_starts_where_the_analysis_at_init_looks():
+    # taylor_step analyses the MLP at init(_init_key(seed)); training must start there
+    model = gdlab.models.mlp([3, 4, 2], activation="tanh", init="xavier", dtype=jnp.float32)
+    data = {"x": jnp.asarray(RNG.normal(size=(5, 3)), jnp.float32), "y": jnp.arange(5) % 2}
+    sweep = gdlab.train.sweep(STEP.mlp_loss, model.init, "sgd", {"learning_rate": [0.1]}, 1,
+                              seeds=[3, 7], data=data, record_params=True)
+    for i, seed in enumerate((3, 7)):
+        start = jax.tree.map(lambda a, i=i: a[0, i, 0], sweep.params)
+        expected = model.init(STEP._init_key(seed))
+        for a, b in zip(jax.tree.leaves(start), jax.tree.leaves(expected), strict=True):
+            np.testing.assert_allclose(a, b, rtol=3e-7, atol=1e-7)  # same draws, 1 ulp apart
