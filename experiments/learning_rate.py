@@ -22,7 +22,6 @@ The measured numbers are the claims in results/learning_rate/result.json (`gdlab
 """
 
 import dataclasses
-import functools
 import importlib.util
 import math
 from dataclasses import dataclass
@@ -244,11 +243,10 @@ def stability(config: Config) -> dict:
 # --------------------------------------------------------------------------- MLP
 
 
-@functools.partial(jax.jit, static_argnames="loss")
-def _sharpness(loss, params, data):
-    """λ_max of the Hessian of loss(·, data) by Lanczos on HVPs (data stays a jit argument:
-    closed over, it would be folded into the compiled code as a constant, slowly)."""
-    return gdlab.curvature.sharpness(lambda p: loss(p, data), params, method="lanczos")
+def _sharpness(problem, params):
+    """λ_max of the Hessian of the problem's loss at ``params`` (Lanczos on HVPs; the data
+    is passed as ``data=``, never closed over)."""
+    return gdlab.curvature.sharpness(problem.loss, params, data=problem.data, method="lanczos")
 
 
 def mlp(config: Config) -> dict:
@@ -266,19 +264,18 @@ def mlp(config: Config) -> dict:
         init_key, _ = jax.random.split(jax.random.key(int(seed)))  # the key sweep() uses
         params = jax.jit(problem.init)(init_key)
         initial = float(sweep.loss[0, k, 0])
-        improves = np.isfinite(final[:, k]) & (final[:, k] < initial)
-        bad = np.nonzero(~improves)[0]
         best = gdlab.train.best(final[:, k], {"learning_rate": rates})
         j = best.index[0]
         best_params = jax.tree.map(lambda a, j=j, k=k: a[j, k], sweep.final_params)
         per_seed.append({
             "seed": int(seed), "initial_loss": initial,
             "initial_loss_recomputed": float(problem.loss(params, problem.data)),
-            "sharpness_init": float(_sharpness(problem.loss, params, problem.data)),
+            "sharpness_init": float(_sharpness(problem, params)),
             "best_rate": float(rates[j]), "best_inside": best.inside,
             "best_final_loss": float(final[j, k]),
-            "first_rate_without_progress": float(rates[bad[0]]) if bad.size else None,
-            "sharpness_after_best": float(_sharpness(problem.loss, best_params, problem.data)),
+            "first_rate_without_progress": gdlab.train.first_rate_without_progress(
+                rates, final[:, k], initial),
+            "sharpness_after_best": float(_sharpness(problem, best_params)),
         })
     return {
         "rates": rates, "seeds": seeds, "loss": sweep.loss[:, 0],  # (rate, t): the first seed

@@ -22,7 +22,6 @@ _MODULES = (
     "schedules",
     "solvers",
     "train",
-    "lr_finder",
     "gradients",
     "taylor",
     "curvature",

@@ -21,6 +21,8 @@ import traceback
 
 USAGE = __doc__.split("\n\n")[1]
 
+__all__ = ["CLAIM_FAILED", "UsageError", "dispatch", "main", "parse_config"]
+
 
 CLAIM_FAILED = 3  # the experiment ran, and a claim did not hold: a finding, not a crash
 

@@ -29,6 +29,10 @@ from types import ModuleType
 
 from gdlab import compilation, plotting, results
 
+__all__ = ["Experiment", "draw", "evaluate_claims", "execute", "experiments_dir",
+           "format_metrics", "load", "load_result", "names", "replot", "results_dir",
+           "script_main", "store", "stored_claims"]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

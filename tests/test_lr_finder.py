@@ -180,9 +180,3 @@ def test_first_rate_without_progress_by_hand():
     assert first_rate_without_progress(rates, [0.5, 0.4, 0.3, 0.2], 1.0) is None
     with pytest.raises(ValueError, match="one length"):
         first_rate_without_progress(rates, [0.5], 1.0)
-
-
-def test_old_import_path_still_works():
-    from gdlab import lr_finder
-
-    assert lr_finder.lr_range_test is gdlab.train.lr_range_test
