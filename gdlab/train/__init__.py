@@ -10,7 +10,9 @@ Divergence is an outcome, not a crash. A run diverges at the first step k whose 
 is non-finite or exceeds ``divergence_factor · max(|loss[0]|, 1)``; from then on the
 parameters are frozen at params[k], and loss[j], grad_norm[j] are NaN for j > k.
 Summaries (``final_loss``, ``best_loss``) never contain NaN: a diverged run's
-``final_loss`` is +inf, and ``status`` says "diverged" with ``diverged_at = k``.
+``final_loss`` is +inf, and ``status`` says "diverged" with ``diverged_at = k`` (−1: never,
+in ``run`` and ``sweep`` alike). Iterates are kept only when asked (``record_params=True``,
+the same default in both).
 
 Loss functions come in three shapes, chosen by keywords:
 
@@ -30,12 +32,20 @@ the first step at or below ``target`` are exact whatever the policy. Long sweeps
 spread over devices (``devices=``), cut into equal chunks (``chunk_size=``, one
 compilation for all chunks) and made resumable (``checkpoint=`` a folder).
 
+Instruments (``instruments=("norms", "alpha", ...)``, default none: the plain program)
+record what each step does inside the same scan, every ``instrument_every`` steps, per
+layer where it applies: norms and update/parameter ratios, effective learning rate,
+cosines, gradient noise (GSNR, B_simple), Cockpit's step quality α, sharpness and Adam's
+preconditioned sharpness (``gdlab.train._instruments`` has each one's definition).
+
 The learning-rate range test (``lr_range_test``: one run with a growing rate, fastai's
 suggestions) runs on the same engine; ``first_rate_without_progress`` reads the limit
 it should be compared with off a sweep of fixed rates.
 """
 
 from gdlab.train._best import Best, best
+from gdlab.train._instruments import NAMES as INSTRUMENTS
+from gdlab.train._instruments import Instruments, edge, layer_names
 from gdlab.train._loop import (
     DIVERGENCE_FACTOR,
     Record,
@@ -54,14 +64,18 @@ from gdlab.train._sweep import Sweep, grid_points, sweep
 
 __all__ = [
     "DIVERGENCE_FACTOR",
+    "INSTRUMENTS",
     "Best",
+    "Instruments",
     "RangeTest",
     "Record",
     "Sweep",
     "Trajectory",
     "best",
+    "edge",
     "first_rate_without_progress",
     "grid_points",
+    "layer_names",
     "lr_range_test",
     "run",
     "steps_to_target",

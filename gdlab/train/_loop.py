@@ -11,6 +11,7 @@ import optax
 
 from gdlab import optimizers as _optimizers
 from gdlab.train import _checks
+from gdlab.train import _instruments as _inst
 
 DIVERGENCE_FACTOR = 1e6
 
@@ -67,6 +68,8 @@ class Trajectory:
     steps: np.ndarray
     best_loss: float
     steps_to_target: int | None = None
+    instruments: dict | None = None  # name -> (len(instrument_steps), ...); see gdlab.train
+    instrument_steps: np.ndarray | None = None
 
     @property
     def status(self) -> str:
@@ -103,6 +106,7 @@ class Carry(NamedTuple):
     best_loss: jax.Array  # the smallest recorded loss before divergence (+inf: none)
     steps_to_target: jax.Array  # the first step with loss <= target; -1: not yet
     recorded: dict  # record="summary" or every k-th step: the recorded values so far
+    probe: Any = None  # instruments only: their rows, the start, the last update
 
 
 def _slots(record: Record, num_steps: int):
@@ -113,7 +117,7 @@ def _slots(record: Record, num_steps: int):
 
 
 def simulate(objective, evaluate, optimizer, params, data, key, num_steps, factor, record,
-             target=None, *, freeze=True):
+             target=None, *, freeze=True, instruments=None):
     """The scan. Pure: jit it for one run, vmap it for a sweep.
 
     Step k = 0..num_steps measures params[k] (value and gradient of the objective, the
@@ -122,7 +126,8 @@ def simulate(objective, evaluate, optimizer, params, data, key, num_steps, facto
     loop; the rest is scalars, plus what is read only where it is read: the gradient
     norm at recorded steps, ``eval_fn`` only when given, and the freeze of a diverged
     run's params only when ``freeze`` (the caller keeps params; otherwise a dead run
-    runs on and its numbers are masked). The last step's update is computed and dropped.
+    runs on and its numbers are masked). ``instruments`` (an ``Instruments``, or None:
+    the program is unchanged) adds their rows under "instruments".
     """
     optimizer = optax.with_extra_args_support(optimizer)
     value_and_grad = jax.value_and_grad(objective)
@@ -154,15 +159,17 @@ def simulate(objective, evaluate, optimizer, params, data, key, num_steps, facto
         )
         return carry, value, grad, out
 
-    def update(carry: Carry, k, value, grad) -> Carry:
+    def propose(carry: Carry, k, value, grad):
         value_fn = functools.partial(lambda p, kk: objective(p, data, step_key(kk)), kk=k)
-        updates, state = optimizer.update(
+        return optimizer.update(
             grad, carry.state, carry.params, value=value, grad=grad, value_fn=value_fn
         )
+
+    def update(carry: Carry, k, value, grad, proposed=None) -> Carry:
+        updates, state = propose(carry, k, value, grad) if proposed is None else proposed
         params = optax.apply_updates(carry.params, updates)
         if freeze:
-            stop = (carry.diverged_at >= 0) | (k == num_steps)
-            keep = lambda old, new: jnp.where(stop, old, new)
+            keep = lambda old, new: jnp.where(carry.diverged_at >= 0, old, new)
             params, state = jax.tree.map(keep, carry.params, params), jax.tree.map(
                 keep, carry.state, state)
         return carry._replace(params=params, state=state)
@@ -175,7 +182,25 @@ def simulate(objective, evaluate, optimizer, params, data, key, num_steps, facto
                 buf, jnp.where(recorded(k), new, buf[row(k)]), row(k), 0)
             carry = carry._replace(recorded=jax.tree.map(write, carry.recorded, out))
             out = None
-        return update(carry, k, value, grad), out
+        if instruments is not None:  # the last step's update is computed, not applied
+            proposed = propose(carry, k, value, grad)
+            carry = carry._replace(probe=_inst.observe(
+                instruments, carry.probe, k, *(f(k) for f in _slots(instruments, num_steps)),
+                carry.diverged_at >= 0, **context(carry, k, value, grad, proposed)))
+            return jax.lax.cond(k < num_steps, lambda c: update(c, k, value, grad, proposed),
+                                lambda c: c, carry), out
+        # no update after the last step (an optimizer's line search would evaluate the loss)
+        carry = jax.lax.cond(k < num_steps, lambda c: update(c, k, value, grad), lambda c: c,
+                             carry)
+        return carry, out
+
+    def context(carry, k, value, grad, proposed):
+        """What an instrument may read at step k."""
+        loss = lambda p: objective(p, data, step_key(k))
+        noise_free = loss if evaluate is None else (lambda p: evaluate(p, data, None))
+        return {"params": carry.params, "grad": grad, "updates": proposed[0],
+                "state": proposed[1], "value": value, "loss": loss, "curvature": noise_free,
+                "data": data, "key": step_key(k), "dtype": dtype}
 
     rows = len(record.steps(num_steps))
     blank = jax.eval_shape(lambda c: measure(c, 0)[3], Carry(
@@ -187,9 +212,15 @@ def simulate(objective, evaluate, optimizer, params, data, key, num_steps, facto
         {} if record.every == 1 else jax.tree.map(
             lambda s: jnp.zeros((rows, *s.shape), s.dtype), blank),
     )
+    if instruments is not None:
+        shapes = jax.eval_shape(lambda c: _inst.values(
+            instruments, _inst.init(instruments, params, num_steps, {}),
+            **context(c, 0, *measure(c, 0)[1:3], propose(c, 0, *measure(c, 0)[1:3]))), carry)
+        carry = carry._replace(probe=_inst.init(instruments, params, num_steps, shapes))
     carry, hist = jax.lax.scan(step, carry, jnp.arange(num_steps + 1, dtype=jnp.int32))
     return {
         **(hist if record.every == 1 else carry.recorded),
+        **({} if instruments is None else {"instruments": carry.probe["rows"]}),
         "final_params": carry.params,
         "diverged_at": carry.diverged_at,
         "best_loss": carry.best_loss,
@@ -221,12 +252,13 @@ def cached(maker):
 
 @cached
 def _compiled_run(loss_fn, eval_fn, optimizer, num_steps, has_data, stochastic, factor, record,
-                  target):
+                  target, instruments=None):
     f = objective(loss_fn, has_data, stochastic)
     g = None if eval_fn is None else objective(eval_fn, has_data, False)
     return jax.jit(
         lambda params, data, key: simulate(
-            f, g, optimizer, params, data, key, num_steps, factor, record, target
+            f, g, optimizer, params, data, key, num_steps, factor, record, target,
+            instruments=instruments,
         )
     )
 
@@ -245,6 +277,10 @@ def run(
     record_params: bool = False,
     target: float | None = None,
     memory_limit: float | None = None,
+    instruments=(),
+    instrument_every: int | None = None,
+    per_example=None,
+    examples=None,
 ) -> Trajectory:
     """Run ``num_steps`` updates of ``optimizer`` on ``loss_fn`` from ``params``.
 
@@ -266,6 +302,13 @@ def run(
       target: if given, ``steps_to_target`` is the first step with loss <= target.
       memory_limit: refuse (ValueError, before compiling) a run whose recorded outputs
         are estimated above this many bytes (None: 2 GiB); see ``record``.
+      instruments: names from ``gdlab.train.INSTRUMENTS`` (or an ``Instruments``),
+        recorded inside the scan into ``traj.instruments`` at ``traj.instrument_steps``;
+        () (the default) compiles the plain program.
+      instrument_every: record the instruments every k steps (None: as ``record``).
+      per_example: ``loss(params, example)`` of one example, for "noise".
+      examples: ``examples(data, key) -> batch`` (leading batch axis): the examples
+        the step sees, for "noise" (None: ``data``).
 
     Example::
 
@@ -279,9 +322,10 @@ def run(
     policy = parse_record(record, num_steps, record_params)
     _checks.memory("run", 1, num_steps, policy, params, memory_limit)
     optimizer = _optimizers.resolve(optimizer)
+    probes = _inst.parse(instruments, instrument_every, per_example, examples, policy, num_steps)
     compiled = _compiled_run(
         loss_fn, eval_fn, optimizer, num_steps, data is not None, key is not None,
-        divergence_factor, policy, target,
+        divergence_factor, policy, target, *(() if probes is None else (probes,)),
     )
     out = jax.device_get(compiled(params, data, key))
     dead_at, hit = int(out["diverged_at"]), int(out["steps_to_target"])
@@ -294,4 +338,6 @@ def run(
         steps=policy.steps(num_steps),
         best_loss=float(out["best_loss"]),
         steps_to_target=None if target is None else hit,
+        instruments=out.get("instruments"),
+        instrument_steps=None if probes is None else probes.steps(num_steps),
     )

@@ -15,6 +15,7 @@ import optax
 
 from gdlab import optimizers as _optimizers
 from gdlab.train import _checkpoint, _checks
+from gdlab.train import _instruments as _inst
 from gdlab.train._best import Best, best
 from gdlab.train._loop import (
     DIVERGENCE_FACTOR,
@@ -50,6 +51,8 @@ class Sweep:
     steps_to_target: np.ndarray | None = None
     chunks_computed: int = 1
     chunks_loaded: int = 0
+    instruments: dict | None = None  # name -> (*shape, len(instrument_steps), ...)
+    instrument_steps: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -152,7 +155,7 @@ def _static(value) -> bool:
 @cached
 def _compiled_sweep(
     loss_fn, eval_fn, factory, names, problem_names, fixed, init_fn, num_steps, has_data,
-    stochastic, factor, record, target,
+    stochastic, factor, record, target, instruments=None,
 ):
     f = objective(loss_fn, has_data, stochastic)
     g = None if eval_fn is None else objective(eval_fn, has_data, False)
@@ -171,7 +174,8 @@ def _compiled_sweep(
         gp = None if g is None else functools.partial(g, **problem)
         key = run_key if stochastic else None
         out = simulate(fp, gp, optimizer, p0, data, key, num_steps, factor, record, target,
-                       freeze=record.every is not None or record.params)
+                       freeze=record.every is not None or record.params,
+                       instruments=instruments)
         if record.every is None:  # summaries only: no per-parameter array leaves the device
             out = {k: v for k, v in out.items() if k != "final_params"}
         return out
@@ -239,6 +243,10 @@ def sweep(
     checkpoint=None,
     progress: bool = False,
     memory_limit: float | None = None,
+    instruments=(),
+    instrument_every: int | None = None,
+    per_example=None,
+    examples=None,
 ) -> Sweep:
     """Every point of a hyperparameter grid (and every seed) in one compiled, vmapped call.
 
@@ -274,6 +282,9 @@ def sweep(
       progress: show a progress bar over chunks.
       memory_limit: refuse (ValueError, before compiling) a sweep whose recorded
         outputs are estimated above this many bytes (None: 2 GiB).
+      instruments, instrument_every, per_example, examples: as in ``run``; every lane
+        records them (``sw.instruments[name]``: (*shape, len(sw.instrument_steps), ...)),
+        in the same single compilation.
 
     Returns:
       A ``Sweep`` whose arrays have leading axes (*grid names, ["seed"]).
@@ -288,6 +299,7 @@ def sweep(
     _checks.divergence_factor(divergence_factor)
     _checks.target(target)
     policy = parse_record(record, num_steps, record_params)
+    probes = _inst.parse(instruments, instrument_every, per_example, examples, policy, num_steps)
     fixed = dict(hyperparameters or {})
     init_fn = params if callable(params) else None
     arrays = _grid_arrays(grid, _float_dtype(params, init_fn is not None))
@@ -312,6 +324,7 @@ def sweep(
     compiled = _compiled_sweep(
         loss_fn, eval_fn, factory, names, problem_names, tuple(fixed.items()), init_fn,
         num_steps, data is not None, stochastic, divergence_factor, policy, target,
+        *(() if probes is None else (probes,)),
     )
     stamp = None
     if checkpoint is not None:
@@ -321,7 +334,9 @@ def sweep(
             settings={"num_steps": num_steps, "record": [policy.every, policy.params],
                       "fixed": repr(sorted(fixed.items())), "stochastic": stochastic,
                       "divergence_factor": divergence_factor, "target": target,
-                      "seeded": seed_values is not None, "chunk_size": chunk_size},
+                      "seeded": seed_values is not None, "chunk_size": chunk_size,
+                      **({} if probes is None else {"instruments": [
+                          list(probes.names), probes.every, probes.lanczos_steps]})},
         )
     out, computed, loaded = _run_chunks(
         compiled, points, seed_array, p0, data, _devices(devices), chunk_size, progress, stamp,
@@ -347,6 +362,8 @@ def sweep(
         steps_to_target=reshape(out["steps_to_target"]) if target is not None else None,
         chunks_computed=computed,
         chunks_loaded=loaded,
+        instruments=None if probes is None else jax.tree.map(reshape, out["instruments"]),
+        instrument_steps=None if probes is None else probes.steps(num_steps),
     )
 
 

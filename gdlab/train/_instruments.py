@@ -1,0 +1,329 @@
+"""Instruments: what a step does, measured inside the compiled scan (one function each).
+
+A run (or every lane of a sweep) asked for ``instruments=("norms", ...)`` records, at
+the steps k = 0, e, 2e, … (``every = e``; None: the first and last step), arrays of
+shape (rows, …) under ``traj.instruments[name]``. Step k sees params p = params[k], the
+gradient g = ∇f(p) (the minibatch's when the loss is stochastic), the update
+u = optimizer(g) that takes p to params[k+1] (the last step's update is computed for
+the instruments but never applied) and the optimizer state after that update. A
+*layer* is a top-level child of the params pytree (a list's items, a dict's keys,
+the whole array for a bare array); per-layer values have a last axis of length L,
+named by ``layer_names(params)``. After divergence every value is NaN.
+
+    "norms"             grad_norm, update_norm, param_norm ‖g_l‖, ‖u_l‖, ‖p_l‖ (L,);
+                        update_ratio ‖u_l‖/‖p_l‖ (the "1e-3 rule"); distance ‖p − p₀‖
+                        (whole model, scalar)
+    "effective_lr"      effective_lr ‖u_l‖/‖g_l‖ (L,): the step per unit gradient an
+                        optimizer really takes; scheduled_lr: the "learning_rate" held
+                        by ``optax.inject_hyperparams`` in the state (NaN where absent)
+    "cosines"           cos_previous cos(u_k, u_{k−1}) (NaN at k = 0); cos_descent
+                        cos(u_k, −g_k) (1 for plain gradient descent)
+    "noise"             from per-example gradients g_i, i = 1..B (``per_example``):
+                        grad_sq ‖G_l‖² and trace_cov tr Σ_l (L,), gsnr = ‖G_l‖²/tr Σ_l
+                        (L,), noise_scale B_simple = tr Σ/‖G‖² (scalar); see ``noise``
+    "alpha"             Cockpit's step quality α (scalar); see ``step_quality``
+    "sharpness"         λ_max(H) of the loss at p by Lanczos (scalar)
+    "preconditioned_sharpness"  λ_max(P⁻¹H) for Adam's preconditioner P (scalar)
+
+Stability edges to draw next to the sharpness (Cohen et al. 2021, 2022): gradient
+descent 2/η, heavy-ball momentum β 2(1 + β)/η, Adam (preconditioned) (2 + 2β₁)/((1 − β₁)η),
+38/η at β₁ = 0.9 (``edge``).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.flatten_util import ravel_pytree
+
+from gdlab.curvature._lanczos import ritz
+
+NAMES = ("norms", "effective_lr", "cosines", "noise", "alpha", "sharpness",
+         "preconditioned_sharpness")
+EXPENSIVE = ("noise", "alpha", "sharpness", "preconditioned_sharpness")
+
+
+@dataclass(frozen=True)
+class Instruments:
+    """Which instruments a run records, how often, and their settings.
+
+    ``every``: record at steps 0, e, 2e, … (None: first and last step); ``per_example``:
+    ``loss(params, example) -> scalar`` for one example (needed by "noise");
+    ``examples``: ``examples(data, key) -> batch`` with a leading batch axis, the
+    examples step k sees (None: ``data`` itself, the full batch); ``lanczos_steps``: m
+    for the sharpnesses; ``b1``, ``eps``: Adam's β₁ and ε where the optimizer state
+    does not hold them (an ``inject_hyperparams`` state does; else optax's defaults).
+    """
+
+    names: tuple[str, ...]
+    every: int | None = 1
+    per_example: Callable | None = None
+    examples: Callable | None = None
+    lanczos_steps: int = 20
+    b1: float | None = None
+    eps: float | None = None
+
+    def steps(self, num_steps: int) -> np.ndarray:
+        if self.every is None:
+            return np.array([0, num_steps])
+        return np.arange(0, num_steps + 1, self.every)
+
+
+def parse(instruments, every, per_example, examples, record, num_steps) -> Instruments | None:
+    """``run``/``sweep``'s arguments -> an ``Instruments`` (None: no instruments).
+
+    ``every`` None follows the recording policy ``record`` (a ``Record``)."""
+    if instruments is None or (isinstance(instruments, tuple | list) and not instruments):
+        return None
+    if isinstance(instruments, str):
+        instruments = (instruments,)
+    if not isinstance(instruments, Instruments):
+        instruments = Instruments(tuple(instruments))
+    names = tuple(instruments.names)
+    unknown = [n for n in names if n not in NAMES]
+    if unknown or not names:
+        raise ValueError(f"unknown instrument(s) {unknown or names!r}; valid: {', '.join(NAMES)}")
+    if every is None:
+        every = instruments.every if isinstance(instruments, Instruments) and \
+            instruments.every != 1 else record.every
+    if every is not None and (isinstance(every, bool) or not isinstance(every, int | np.integer)
+                              or every < 1):
+        raise ValueError(f"instrument_every must be a positive int or None, got {every!r}")
+    per_example = per_example or instruments.per_example
+    if "noise" in names and per_example is None:
+        raise ValueError('instrument "noise" needs per_example=loss(params, example)')
+    if per_example is not None and not callable(per_example):
+        raise ValueError(f"per_example must be callable, got {per_example!r}")
+    steps = int(instruments.lanczos_steps)
+    if steps < 1:
+        raise ValueError(f"lanczos_steps must be >= 1, got {steps}")
+    return Instruments(names, None if every is None else int(every), per_example,
+                       examples or instruments.examples, steps, instruments.b1, instruments.eps)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def layers(tree) -> list:
+    """The top-level children of a params pytree (the tree itself if it is one array)."""
+    return jax.tree_util.tree_flatten(tree, is_leaf=lambda node: node is not tree)[0]
+
+
+def layer_names(tree) -> list[str]:
+    """Labels of ``layers(tree)``: "0", "1", … for lists, the keys for dicts."""
+    paths = jax.tree_util.tree_flatten_with_path(tree, is_leaf=lambda node: node is not tree)[0]
+    names = [jax.tree_util.keystr(path).strip("[]'.") for path, _ in paths]
+    return [name or "params" for name in names]
+
+
+def _squares(tree) -> jax.Array:
+    """Σ x² per layer, shape (L,)."""
+    return jnp.stack([sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(layer))
+                      for layer in layers(tree)])
+
+
+def _dot(a, b) -> jax.Array:
+    return sum(jnp.vdot(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b),
+                                                strict=True))
+
+
+def _ratio(a, b):
+    return a / jnp.where(b > 0, b, jnp.nan)
+
+
+def _cosine(a, b):
+    return _ratio(_dot(a, b), jnp.sqrt(_dot(a, a) * _dot(b, b)))
+
+
+def _get(state, name):
+    """A hyperparameter held in the optimizer state, or None (absent or ambiguous)."""
+    try:
+        return optax.tree_utils.tree_get(state, name, None)
+    except KeyError:
+        return None
+
+
+def edge(learning_rate, *, momentum: float = 0.0, b1: float | None = None):
+    """The stability edge of the sharpness: 2/η (GD), 2(1 + β)/η (heavy ball β),
+    (2 + 2β₁)/((1 − β₁)η) for Adam's preconditioned sharpness (``b1=``).
+
+    >>> float(edge(0.01, b1=0.9))
+    3800.0...
+    """
+    if b1 is not None:
+        return (2 + 2 * b1) / ((1 - b1) * learning_rate)
+    return 2 * (1 + momentum) / learning_rate
+
+
+# --------------------------------------------------------------------------- instruments
+
+
+def norms(p, g, u, start):
+    """Per-layer ‖g‖, ‖u‖, ‖p‖, ‖u‖/‖p‖ and the distance ‖p − p₀‖ from the start."""
+    gn, un, pn = (jnp.sqrt(_squares(t)) for t in (g, u, p))
+    distance = jnp.sqrt(jnp.sum(_squares(jax.tree.map(jnp.subtract, p, start))))
+    return {"grad_norm": gn, "update_norm": un, "param_norm": pn,
+            "update_ratio": _ratio(un, pn), "distance": distance}
+
+
+def effective_lr(g, u, state, dtype):
+    """‖u_l‖/‖g_l‖ per layer and the scheduled rate held in the state (NaN: none)."""
+    rate = _get(state, "learning_rate")
+    rate = jnp.nan if rate is None or jnp.ndim(rate) else rate
+    return {"effective_lr": jnp.sqrt(_ratio(_squares(u), _squares(g))),
+            "scheduled_lr": jnp.asarray(rate, dtype)}
+
+
+def cosines(g, u, previous):
+    """cos(u_k, u_{k−1}) and cos(u_k, −g_k) over the whole model."""
+    return {"cos_previous": _cosine(u, previous),
+            "cos_descent": _cosine(u, jax.tree.map(jnp.negative, g))}
+
+
+def noise(per_example, params, batch):
+    """Gradient noise from B per-example gradients g_i = ∇ℓ(params, example_i).
+
+    With Ḡ the batch mean and m₂ = (1/B) Σ‖g_i‖² (per layer), the unbiased estimates
+
+        tr Σ  = B/(B − 1) · (m₂ − ‖Ḡ‖²)      Σ: covariance of ONE example's gradient
+        ‖G‖²  = ‖Ḡ‖² − tr Σ / B              G: the true (population) mean gradient
+
+    (McCandlish et al. 2018, app. A, with B_small = 1, B_big = B). Then
+    ``gsnr`` = ‖G_l‖²/tr Σ_l per layer (Liu et al. 2020's signal-to-noise ratio, summed
+    over a layer's coordinates before dividing) and ``noise_scale``
+    B_simple = tr Σ/‖G‖² over the whole model: the batch size at which the gradient's
+    noise (tr Σ/B) equals its signal (‖G‖²). The covariance of a batch-B mean is Σ/B;
+    noise_scale is in examples, not batches. ‖G‖² can come out ≤ 0 when the noise
+    swamps the signal (then gsnr ≤ 0 and B_simple < 0: average numerator and
+    denominator over steps before dividing, as McCandlish et al. do).
+    """
+    grads = jax.vmap(jax.grad(per_example), in_axes=(None, 0))(params, batch)
+    size = jax.tree.leaves(grads)[0].shape[0]
+    mean = jax.tree.map(lambda a: jnp.mean(a, axis=0), grads)
+    second = jnp.stack([sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(layer))
+                        for layer in layers(grads)]) / size
+    mean_sq = _squares(mean)
+    trace = size / (size - 1) * (second - mean_sq)
+    signal = mean_sq - trace / size
+    return {"grad_sq": signal, "trace_cov": trace, "gsnr": _ratio(signal, trace),
+            "noise_scale": _ratio(jnp.sum(trace), jnp.sum(signal))}
+
+
+def step_quality(f0, d0, f1, d1):
+    """Cockpit's α from the loss f and the slope d = ∇f·u at both ends of the step u.
+
+    Fit q(t) = c + b t + a t² by least squares to q(0) = f0, q'(0) = d0, q(1) = f1,
+    q'(1) = d1 (exact on a quadratic); its minimum is t* = −b/(2a), and
+
+        α = 1/t* − 1:   −1 stayed put (t* ≫ 1), 0 landed at the minimum, +1 mirrored
+                        to the other side (t* = 1/2); a concave fit (a ≤ 0) gives −1.
+
+    On f = λx²/2 a gradient step of η = 1/λ gives α = 0, η = 2/λ gives α = 1.
+    """
+    design = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 1], [0, 1, 2]], dtype=float)
+    c, b, a = jnp.asarray(np.linalg.pinv(design), jnp.result_type(f0)) @ jnp.stack(
+        [f0, d0, f1, d1])
+    return jnp.where(a > 0, -2 * a / jnp.where(b != 0, b, jnp.nan) - 1, -1.0)
+
+
+def top_eigenvalue(matvec, flat, key, steps):
+    """λ_max of a symmetric operator on flat vectors by ``steps`` Lanczos iterations."""
+    v0 = jax.random.normal(key, flat.shape, flat.dtype)
+    theta, _, _ = ritz(matvec, v0 / jnp.linalg.norm(v0), min(steps, flat.shape[0]))
+    return theta[-1]
+
+
+def sharpness(loss, params, key, steps):
+    """λ_max of the Hessian of ``loss`` at ``params`` (Lanczos on Hessian-vector products)."""
+    flat, unravel = ravel_pytree(params)
+    hvp = lambda v: ravel_pytree(jax.jvp(jax.grad(loss), (params,), (unravel(v),))[1])[0]
+    return top_eigenvalue(hvp, flat, key, steps)
+
+
+def adam_preconditioner(state, b1, eps):
+    """Adam's diagonal preconditioner P = (1 − β₁ᵗ)(√v̂ + ε), v̂ = ν/(1 − β₂ᵗ), as a
+    pytree, and t (Cohen et al. 2022: Adam is then p ← p − η P⁻¹ m with m the EMA of
+    gradients, whose edge is (2 + 2β₁)/((1 − β₁)η))."""
+    found = [s for s in jax.tree.leaves(state, is_leaf=lambda s: isinstance(
+        s, optax.ScaleByAdamState)) if isinstance(s, optax.ScaleByAdamState)]
+    if len(found) != 1:
+        raise ValueError('instrument "preconditioned_sharpness" needs an Adam state '
+                         f"(optax.ScaleByAdamState), found {len(found)}")
+    adam = found[0]
+    held_b1, held_eps, b2 = _get(state, "b1"), _get(state, "eps"), _get(state, "b2")
+    b1 = held_b1 if held_b1 is not None else (0.9 if b1 is None else b1)
+    eps = held_eps if held_eps is not None else (1e-8 if eps is None else eps)
+    b2 = 0.999 if b2 is None else b2
+    t = adam.count.astype(jnp.result_type(float))
+    return jax.tree.map(lambda nu: (1 - b1**t) * (jnp.sqrt(nu / (1 - b2**t)) + eps),
+                        adam.nu), t
+
+
+def preconditioned_sharpness(loss, params, state, key, steps, b1, eps):
+    """λ_max(P⁻¹H) = λ_max(P^{-1/2} H P^{-1/2}) for Adam's P (Lanczos)."""
+    precond, _ = adam_preconditioner(state, b1, eps)
+    flat, unravel = ravel_pytree(params)
+    scale = 1 / jnp.sqrt(ravel_pytree(precond)[0].astype(flat.dtype))
+
+    def matvec(v):
+        hv = jax.jvp(jax.grad(loss), (params,), (unravel(scale * v),))[1]
+        return scale * ravel_pytree(hv)[0]
+
+    return top_eigenvalue(matvec, flat, key, steps)
+
+
+# --------------------------------------------------------------------------- the probe
+
+
+def init(inst: Instruments, params, num_steps: int, shapes) -> dict:
+    """The probe's part of the scan carry: the start, the last update, the row buffers."""
+    rows = len(inst.steps(num_steps))
+    probe = {"rows": jax.tree.map(lambda s: jnp.full((rows, *s.shape), jnp.nan, s.dtype),
+                                  shapes)}
+    if "norms" in inst.names:
+        probe["start"] = params
+    if "cosines" in inst.names:
+        probe["last"] = jax.tree.map(jnp.zeros_like, params)
+    return probe
+
+
+def values(inst: Instruments, probe, *, params, grad, updates, state, value, loss, curvature,
+           data, key, dtype):
+    """Every instrument's values at one step (cheap ones always, the rest as asked)."""
+    out = {}
+    if "norms" in inst.names:
+        out.update(norms(params, grad, updates, probe["start"]))
+    if "effective_lr" in inst.names:
+        out.update(effective_lr(grad, updates, state, dtype))
+    if "cosines" in inst.names:
+        out.update(cosines(grad, updates, probe["last"]))
+    if "noise" in inst.names:
+        batch = data if inst.examples is None else inst.examples(data, key)
+        out.update(noise(inst.per_example, params, batch))
+    if "alpha" in inst.names:
+        f1, g1 = jax.value_and_grad(loss)(optax.apply_updates(params, updates))
+        out["alpha"] = step_quality(value, _dot(grad, updates), f1, _dot(g1, updates))
+    lanczos_key = jax.random.key(0) if key is None else key
+    if "sharpness" in inst.names:
+        out["sharpness"] = sharpness(curvature, params, lanczos_key, inst.lanczos_steps)
+    if "preconditioned_sharpness" in inst.names:
+        out["preconditioned_sharpness"] = preconditioned_sharpness(
+            curvature, params, state, lanczos_key, inst.lanczos_steps, inst.b1, inst.eps)
+    return jax.tree.map(lambda v: jnp.asarray(v, dtype), out)
+
+
+def observe(inst: Instruments, probe, k, recorded, row, dead, **context):
+    """Step k: compute the values where k is recorded (a ``lax.cond``: k is the same in
+    every lane of a sweep, so skipped steps cost nothing) and write their row."""
+    blank = jax.tree.map(lambda b: jnp.full(b.shape[1:], jnp.nan, b.dtype), probe["rows"])
+    new = jax.lax.cond(recorded, lambda: values(inst, probe, **context), lambda: blank)
+    new = jax.tree.map(lambda v: jnp.where(dead, jnp.nan, v), new)
+    write = lambda buf, v: jax.lax.dynamic_update_index_in_dim(
+        buf, jnp.where(recorded, v, buf[row]), row, 0)
+    probe = {**probe, "rows": jax.tree.map(write, probe["rows"], new)}
+    if "last" in probe:
+        probe["last"] = context["updates"]
+    return probe
