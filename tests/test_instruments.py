@@ -1,0 +1,206 @@
+"""Instruments against independent computations: NumPy per-example gradients and the
+population noise of linear regression, α's closed form on quadratics, dense Hessian
+eigendecompositions (plain and Adam-preconditioned), separate runs vs one sweep."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from gdlab import compilation, train
+
+
+def _regression(n=3, size=20000, sigma=0.5, seed=0):
+    rng = np.random.default_rng(seed)
+    w_star = rng.normal(size=n)
+    x = rng.normal(size=(size, n))
+    y = x @ w_star + sigma * rng.normal(size=size)
+    return w_star, {"x": x, "y": y}
+
+
+def _one(params, example):
+    w = jnp.concatenate([params["a"], params["b"]])
+    return 0.5 * (example["x"] @ w - example["y"]) ** 2
+
+
+def _mean(params, data):
+    return jnp.mean(jax.vmap(_one, in_axes=(None, 0))(params, data))
+
+
+def _noise_at(w, data):
+    params = {"a": jnp.asarray(w[:2]), "b": jnp.asarray(w[2:])}
+    traj = train.run(_mean, params, optax.sgd(0.0), 1, data=data, instruments=("noise",),
+                     per_example=_one)
+    return {k: v[0] for k, v in traj.instruments.items()}
+
+
+def test_noise_matches_numpy_per_example_gradients():
+    w_star, data = _regression(size=500)
+    w = w_star + np.array([0.3, -0.2, 0.5])
+    got = _noise_at(w, data)
+    g = data["x"] * (data["x"] @ w - data["y"])[:, None]  # NumPy per-example gradients
+    size = len(g)
+    for layer, cols in enumerate([slice(0, 2), slice(2, 3)]):
+        gl = g[:, cols]
+        trace = np.trace(np.cov(gl, rowvar=False, ddof=1).reshape(gl.shape[1], -1))
+        signal = np.sum(gl.mean(0) ** 2) - trace / size
+        np.testing.assert_allclose(got["trace_cov"][layer], trace, rtol=1e-10)
+        np.testing.assert_allclose(got["grad_sq"][layer], signal, rtol=1e-10)
+        np.testing.assert_allclose(got["gsnr"][layer], signal / trace, rtol=1e-10)
+    total = np.trace(np.cov(g, rowvar=False, ddof=1))
+    signal = np.sum(g.mean(0) ** 2) - total / size
+    np.testing.assert_allclose(got["noise_scale"], total / signal, rtol=1e-10)
+
+
+def test_noise_scale_matches_the_population_value():
+    # x ~ N(0, I_n), y = x·w* + σε, d = w − w*: G = d and, per layer l (n_l coordinates),
+    # tr Σ_l = n_l (‖d‖² + σ²) + ‖d_l‖², so B_simple = (n + 1) + n σ²/‖d‖².
+    sigma = 0.5
+    w_star, data = _regression(sigma=sigma, size=200000, seed=1)
+    d = np.array([0.3, -0.2, 0.5])
+    got = _noise_at(w_star + d, data)
+    dd = np.sum(d**2)
+    np.testing.assert_allclose(got["noise_scale"], 4 + 3 * sigma**2 / dd, rtol=0.03)
+    trace = [2 * (dd + sigma**2) + np.sum(d[:2] ** 2), (dd + sigma**2) + d[2] ** 2]
+    np.testing.assert_allclose(got["trace_cov"], trace, rtol=0.03)
+    np.testing.assert_allclose(got["gsnr"], [np.sum(d[:2] ** 2) / trace[0], d[2] ** 2 / trace[1]],
+                               rtol=0.06)
+
+
+@pytest.mark.parametrize(("eta_lambda", "alpha"), [(2.0, 1.0), (1.0, 0.0), (0.5, -0.5),
+                                                   (1.5, 0.5)])
+def test_alpha_on_a_quadratic_is_eta_lambda_minus_one(eta_lambda, alpha):
+    lam = 3.0  # 1-D: t* = 1/(ηλ) in units of the step, α = 1/t* − 1 = ηλ − 1
+    f = lambda x: 0.5 * lam * x**2
+    traj = train.run(f, jnp.array(1.3), optax.sgd(eta_lambda / lam), 3, instruments=("alpha",))
+    moved = 1 if eta_lambda == 1.0 else 3  # at the minimum after one step: no more steps
+    np.testing.assert_allclose(traj.instruments["alpha"][:moved], alpha, atol=1e-9)
+
+
+def test_alpha_on_an_ill_conditioned_quadratic_matches_its_closed_form():
+    h = np.array([1.0, 10.0, 100.0])
+    x0, eta = np.array([1.0, 1.0, 1.0]), 0.015
+    f = lambda x: 0.5 * jnp.sum(jnp.asarray(h) * x**2)
+    traj = train.run(f, jnp.asarray(x0), optax.sgd(eta), 1, instruments=("alpha",))
+    g = h * x0  # along u = −ηg the quadratic's minimum sits at t* = gᵀg / (η gᵀHg)
+    t_star = g @ g / (eta * g @ (h * g))
+    np.testing.assert_allclose(traj.instruments["alpha"][0], 1 / t_star - 1, rtol=1e-10)
+
+
+def _net():
+    key = jax.random.key(3)
+    params = [{"w": 0.5 * jax.random.normal(key, (3, 4))},
+              {"w": 0.5 * jax.random.normal(jax.random.fold_in(key, 1), (4, 1))}]
+    x = np.random.default_rng(0).normal(size=(16, 3))
+    data = {"x": x, "y": np.sin(x.sum(1, keepdims=True))}
+
+    def loss(p, d):
+        return 0.5 * jnp.mean((jnp.tanh(d["x"] @ p[0]["w"]) @ p[1]["w"] - d["y"]) ** 2)
+
+    return loss, params, data
+
+
+def test_sharpness_and_adams_preconditioned_sharpness_match_dense_eigendecompositions():
+    loss, params, data = _net()
+    b1, b2, eps, lr, steps = 0.9, 0.999, 1e-8, 0.05, 6
+    inst = train.Instruments(("sharpness", "preconditioned_sharpness"), lanczos_steps=16)
+    traj = train.run(loss, params, optax.adam(lr, b1=b1, b2=b2, eps=eps), steps, data=data,
+                     record_params=True, instruments=inst)
+    flat = lambda p: jax.flatten_util.ravel_pytree(p)[0]
+    unravel = jax.flatten_util.ravel_pytree(params)[1]
+    f = lambda z: loss(unravel(z), data)
+    v = np.zeros(16)
+    for k in range(steps):
+        z = np.asarray(flat(jax.tree.map(lambda a, k=k: a[k], traj.params)))
+        g = np.asarray(jax.grad(f)(z))
+        hess = np.asarray(jax.hessian(f)(z))
+        v = b2 * v + (1 - b2) * g**2  # Adam's second moment after update k (t = k + 1)
+        t = k + 1
+        p = (1 - b1**t) * (np.sqrt(v / (1 - b2**t)) + eps)
+        scaled = hess / np.sqrt(np.outer(p, p))  # P^{-1/2} H P^{-1/2}
+        np.testing.assert_allclose(traj.instruments["sharpness"][k],
+                                   np.linalg.eigvalsh(hess)[-1], rtol=1e-8)
+        np.testing.assert_allclose(traj.instruments["preconditioned_sharpness"][k],
+                                   np.linalg.eigvalsh(scaled)[-1], rtol=1e-8)
+
+
+def test_norms_cosines_and_effective_lr_against_numpy():
+    loss, params, data = _net()
+    opt = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1, momentum=0.9)
+    traj = train.run(loss, params, opt, 4, data=data, record_params=True,
+                     instruments=("norms", "effective_lr", "cosines"))
+    at = lambda k: jax.tree.map(lambda a: np.asarray(a[k]), traj.params)
+    grads = [jax.grad(loss)(at(k), data) for k in range(5)]
+    ups = [jax.tree.map(np.subtract, at(k + 1), at(k)) for k in range(4)]
+    norm = lambda t: np.array([np.linalg.norm(layer["w"]) for layer in t])
+    vec = lambda t: np.concatenate([np.ravel(layer["w"]) for layer in t])
+    cos = lambda a, b: a @ b / np.linalg.norm(a) / np.linalg.norm(b)
+    got = traj.instruments
+    for k in range(4):
+        np.testing.assert_allclose(got["grad_norm"][k], norm(grads[k]), rtol=1e-10)
+        np.testing.assert_allclose(got["update_norm"][k], norm(ups[k]), rtol=1e-10)
+        np.testing.assert_allclose(got["update_ratio"][k], norm(ups[k]) / norm(at(k)), rtol=1e-10)
+        np.testing.assert_allclose(got["effective_lr"][k], norm(ups[k]) / norm(grads[k]),
+                                   rtol=1e-10)
+        np.testing.assert_allclose(got["distance"][k], np.linalg.norm(vec(at(k)) - vec(at(0))),
+                                   atol=1e-12)
+        np.testing.assert_allclose(got["cos_descent"][k], cos(vec(ups[k]), -vec(grads[k])),
+                                   rtol=1e-10)
+        if k:
+            np.testing.assert_allclose(got["cos_previous"][k], cos(vec(ups[k]), vec(ups[k - 1])),
+                                       rtol=1e-10)
+    assert np.isnan(got["cos_previous"][0])
+    np.testing.assert_allclose(got["scheduled_lr"], 0.1)
+    np.testing.assert_allclose(got["effective_lr"][0], 0.1, rtol=1e-12)  # heavy ball's first step
+    assert train.layer_names(params) == ["0", "1"]
+
+
+def test_a_sweep_records_what_separate_runs_record_in_one_compilation(xla_compilations):
+    loss, params, data = _net()
+    names = ("norms", "effective_lr", "cosines", "alpha", "sharpness")
+    lrs = [0.05, 0.3]
+    with xla_compilations() as log:
+        sw = train.sweep(loss, params, "momentum", {"learning_rate": lrs}, 10, data=data,
+                         hyperparameters={"momentum": 0.5}, instruments=names,
+                         instrument_every=2)
+    assert len(log) <= 1  # 0 when the persistent cache has it
+    np.testing.assert_array_equal(sw.instrument_steps, [0, 2, 4, 6, 8, 10])
+    for i, lr in enumerate(lrs):
+        opt = optax.inject_hyperparams(optax.sgd)(learning_rate=lr, momentum=0.5)
+        traj = train.run(loss, params, opt, 10, data=data, instruments=names,
+                         instrument_every=2)
+        for name in traj.instruments:
+            np.testing.assert_allclose(sw.instruments[name][i], traj.instruments[name],
+                                       rtol=1e-9, atol=1e-12, err_msg=name)
+    with compilation.count() as again:  # other rates, the same program
+        train.sweep(loss, params, "momentum", {"learning_rate": [0.1, 0.2]}, 10, data=data,
+                    hyperparameters={"momentum": 0.5}, instruments=names, instrument_every=2)
+    assert (again.compilations, again.cache_hits) == (0, 0)
+
+
+def test_history_follows_the_record_policy_and_divergence_is_nan():
+    f = lambda x: 0.5 * 10.0 * jnp.sum(x**2)
+    traj = train.run(f, jnp.ones(2), optax.sgd(0.5), 20, record="summary", instruments=("norms",))
+    np.testing.assert_array_equal(traj.instrument_steps, [0, 20])
+    assert traj.instruments["grad_norm"].shape == (2, 1)
+    assert traj.status == "diverged"
+    assert np.isnan(traj.instruments["grad_norm"][-1]).all()
+    traj = train.run(f, jnp.ones(2), optax.sgd(0.01), 20, record=5, instruments=("norms",))
+    np.testing.assert_array_equal(traj.instrument_steps, [0, 5, 10, 15, 20])
+
+
+def test_bad_instrument_arguments_are_refused():
+    f = lambda x: jnp.sum(x**2)
+    with pytest.raises(ValueError, match="valid: norms"):
+        train.run(f, jnp.ones(2), optax.sgd(0.1), 2, instruments=("nrms",))
+    with pytest.raises(ValueError, match="per_example"):
+        train.run(f, jnp.ones(2), optax.sgd(0.1), 2, instruments=("noise",))
+    with pytest.raises(ValueError, match="instrument_every"):
+        train.run(f, jnp.ones(2), optax.sgd(0.1), 2, instruments=("norms",), instrument_every=0)
+
+
+def test_edges():
+    assert train.edge(0.01, b1=0.9) == pytest.approx(3800.0)  # 38/η
+    assert train.edge(0.1, momentum=0.9) == pytest.approx(38.0)  # 2(1 + β)/η
+    assert train.edge(0.5) == pytest.approx(4.0)
