@@ -100,7 +100,7 @@ def test_es_reruns_pair_start_i_with_seed_i():
     assert not np.allclose(runs.gap[0], runs.gap[1])
     p = problems.quadratic([1.0, 10.0])
     opt = optimizers.make("es", **hp, population=20, seed=2)
-    traj = train.run(p.loss, jnp.asarray(BENCH.start_points([2])[0]), opt, 10)
+    traj = train.run(p.loss, jnp.asarray(BENCH.start_points([2])[0]), opt, 10, record_params=True)
     np.testing.assert_allclose(runs.gap[1], traj.loss, rtol=1e-10)
     assert runs.evaluations[1, -1] == 10 * 20
 
@@ -148,7 +148,8 @@ def test_cli_writes_and_rejects_bad_names(tmp_path, capsys):
 
 def test_sgd_update_is_exactly_minus_the_gradient_direction():
     p = problems.get("rosenbrock")
-    traj = train.run(p.loss, p.x0, optimizers.make("sgd", learning_rate=1e-3), 50)
+    traj = train.run(p.loss, p.x0, optimizers.make("sgd", learning_rate=1e-3), 50,
+                     record_params=True)
     xs = jnp.asarray(traj.params)
     updates, grads = xs[1:] - xs[:-1], jax.vmap(jax.grad(p.loss))(xs[:-1])
     cos = jax.vmap(gradients.cosine)(updates, -grads)

@@ -26,9 +26,9 @@ def quad(w):
 def test_add_and_multiply_rules_follow_their_recurrences():
     w0 = np.array([1.0, -2.0, 0.5])
     add = gdlab.train.run(quad, jnp.asarray(w0), gdlab.optimizers.make(
-        "add_gradient", learning_rate=0.1), 5, divergence_factor=None)
+        "add_gradient", learning_rate=0.1), 5, divergence_factor=None, record_params=True)
     mul = gdlab.train.run(quad, jnp.asarray(w0), gdlab.optimizers.make("multiply_gradient"),
-                          5, divergence_factor=None)
+                          5, divergence_factor=None, record_params=True)
     w_add, w_mul = [w0], [w0]
     for _ in range(5):
         w_add.append(w_add[-1] + 0.1 * LAM * w_add[-1])  # w + η·g

@@ -64,12 +64,12 @@ def test_hot_and_cold_reproduces_the_book():
     book_error = (inp * weight - goal) ** 2
     assert book_error == 1.0799505792475652e-27
     traj = train.run(lambda w: 0.5 * (inp * w - goal) ** 2, jnp.asarray(0.5),
-                     optimizers.make("hot_and_cold", step_size=step), 1100)
+                     optimizers.make("hot_and_cold", step_size=step), 1100, record_params=True)
     assert float((inp * traj.final_params - goal) ** 2) == book_error
 
 
 def test_any_optax_transformation_is_accepted():
     opt = optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(0.1))
-    traj = train.run(lambda x: jnp.sum(x**2), jnp.array([10.0, 0.0]), opt, 3)
+    traj = train.run(lambda x: jnp.sum(x**2), jnp.array([10.0, 0.0]), opt, 3, record_params=True)
     # clipped gradient has norm 1: each step moves exactly 0.1 while ‖g‖ > 1
     np.testing.assert_allclose(traj.params[:, 0], [10.0, 9.9, 9.8, 9.7], rtol=1e-12)

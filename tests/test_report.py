@@ -81,7 +81,8 @@ def test_paths_equal_a_separate_run(site):
     p = gdlab.problems.get("rosenbrock")
     traj = gdlab.train.run(p.loss, jnp.asarray(p.x0, jnp.float32),
                            gdlab.optimizers.make("momentum", learning_rate=rates[i],
-                                                 momentum=0.9), data["num_steps"])
+                                                 momentum=0.9), data["num_steps"],
+                           record_params=True)
     np.testing.assert_allclose(stored, np.asarray(traj.params), rtol=2e-3, atol=2e-3)
 
 

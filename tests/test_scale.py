@@ -53,7 +53,7 @@ def test_every_kth_and_summary_policies_agree_with_full_record():
 def test_run_record_policy_matches_closed_form():
     # ½·4·x² with η = 0.1: x_k = 0.6^k.
     traj = train.run(lambda x: 2.0 * x**2, jnp.asarray(1.0), optax.sgd(0.1), 30, record=10,
-                     target=1e-4)
+                     target=1e-4, record_params=True)
     np.testing.assert_allclose(traj.params, 0.6 ** np.array([0, 10, 20, 30]), rtol=1e-13)
     expected_hit = next(k for k in range(31) if 2.0 * 0.36**k <= 1e-4)
     assert traj.steps_to_target == expected_hit

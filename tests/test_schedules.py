@@ -166,7 +166,7 @@ def test_table_factory_runs_several_shapes_in_one_sweep():
 def test_a_schedule_stands_where_a_learning_rate_does_and_keeps_float32():
     sched = schedules.make("step_decay", init_value=0.5, step_size=3, decay_rate=0.5)
     traj = gdlab.train.run(lambda x: 0.5 * x**2, jnp.float32(1.0),
-                           gdlab.optimizers.make("sgd", learning_rate=sched), 8)
+                           gdlab.optimizers.make("sgd", learning_rate=sched), 8, record_params=True)
     rates = 0.5 * 0.5 ** (np.arange(8) // 3)
     np.testing.assert_allclose(traj.params, np.concatenate([[1.0], np.cumprod(1 - rates)]),
                                rtol=1e-6)

@@ -72,7 +72,7 @@ def test_gd_and_heavy_ball_rates_match_the_closed_forms():
           "momentum": ((root - 1) / (root + 1)) ** 2}
     for name, hp, theory in (("sgd", {"learning_rate": 2 / (lo + hi)}, (kappa - 1) / (kappa + 1)),
                              ("momentum", hb, (root - 1) / (root + 1))):
-        traj = train.run(q.loss, q.x0, optimizers.make(name, **hp), 300)
+        traj = train.run(q.loss, q.x0, optimizers.make(name, **hp), 300, record_params=True)
         norms = np.linalg.norm(np.asarray(traj.params), axis=-1)
         end = int(np.argmax(norms < 1e-140)) or norms.size
         assert _rate(norms, 20, end) == pytest.approx(theory, rel=5e-3)

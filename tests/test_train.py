@@ -25,13 +25,13 @@ def bowl(x):
 
 def test_sgd_matches_closed_form_float64():
     eta, x0 = 0.1, 1.5
-    traj = train.run(half_quadratic, jnp.asarray(x0), optax.sgd(eta), 25)
+    traj = train.run(half_quadratic, jnp.asarray(x0), optax.sgd(eta), 25, record_params=True)
     expected = (1 - eta * LAM) ** np.arange(26) * x0
     assert traj.params.dtype == np.float64
     np.testing.assert_allclose(traj.params, expected, rtol=1e-13, atol=0)
     np.testing.assert_allclose(traj.loss, 0.5 * LAM * expected**2, rtol=1e-12)
     np.testing.assert_allclose(traj.grad_norm, np.abs(LAM * expected), rtol=1e-12)
-    assert traj.status == "ok" and traj.diverged_at is None
+    assert traj.status == "ok" and traj.diverged_at == -1
     assert traj.final_loss == pytest.approx(0.5 * LAM * expected[-1] ** 2, rel=1e-12)
 
 
@@ -39,7 +39,8 @@ def test_momentum_matches_numpy_recurrence():
     eta, beta, steps = 0.05, 0.7, 30
     x0 = np.array([1.0, -2.0])
     traj = train.run(bowl, jnp.asarray(x0), optimizers.make("momentum", learning_rate=eta,
-                                                            momentum=beta), steps)
+                                                            momentum=beta), steps,
+                     record_params=True)
     a = np.array([1.0, 10.0])
     x, v, xs = x0.copy(), np.zeros(2), [x0.copy()]
     for _ in range(steps):
@@ -50,9 +51,11 @@ def test_momentum_matches_numpy_recurrence():
 
 
 def test_dtypes_follow_inputs():
-    traj32 = train.run(half_quadratic, jnp.asarray(1.0, jnp.float32), optax.sgd(0.1), 3)
+    traj32 = train.run(half_quadratic, jnp.asarray(1.0, jnp.float32), optax.sgd(0.1), 3,
+                       record_params=True)
     assert traj32.params.dtype == np.float32 and traj32.loss.dtype == np.float32
-    traj64 = train.run(half_quadratic, jnp.asarray(1.0, jnp.float64), optax.sgd(0.1), 3)
+    traj64 = train.run(half_quadratic, jnp.asarray(1.0, jnp.float64), optax.sgd(0.1), 3,
+                       record_params=True)
     assert traj64.params.dtype == np.float64 and traj64.loss.dtype == np.float64
     sw = train.sweep(half_quadratic, jnp.asarray(1.0, jnp.float32), "sgd",
                      {"learning_rate": [0.1, 0.2]}, 3)
@@ -61,7 +64,7 @@ def test_dtypes_follow_inputs():
 
 def test_divergence_from_explosion_at_the_right_step():
     # |1 − ηλ| = 3: loss_k = 9^k · loss_0 with loss_0 = 2; the threshold is 1e6 · max(2, 1).
-    traj = train.run(half_quadratic, jnp.asarray(1.0), optax.sgd(1.0), 30)
+    traj = train.run(half_quadratic, jnp.asarray(1.0), optax.sgd(1.0), 30, record_params=True)
     expected = next(k for k in range(30) if 2.0 * 9.0**k > 2e6)
     assert traj.status == "diverged" and traj.diverged_at == expected
     assert np.all(np.isfinite(traj.loss[: expected + 1]))
@@ -146,7 +149,8 @@ def test_sweep_seeds_with_init_function_and_stochastic_loss():
     assert sw.axes == ("learning_rate", "seed") and sw.loss.shape == (2, 3, 16)
     # lane (lr, seed) equals a separate run with the same keys
     init_key, run_key = jax.random.split(jax.random.key(4))
-    traj = train.run(noisy, init(init_key), optax.sgd(0.1), 15, key=run_key, eval_fn=bowl)
+    traj = train.run(noisy, init(init_key), optax.sgd(0.1), 15, key=run_key, eval_fn=bowl,
+                     record_params=True)
     np.testing.assert_allclose(sw.loss[1, 1], traj.loss, rtol=1e-12)
     np.testing.assert_allclose(traj.loss[0], bowl(np.asarray(init(init_key))), rtol=1e-12)
 
@@ -158,7 +162,7 @@ def test_data_is_passed_as_argument_least_squares():
     def mse(w, d):
         return 0.5 * jnp.mean((d["x"] @ w - d["y"]) ** 2)
 
-    traj = train.run(mse, jnp.zeros(3), optax.sgd(0.5), 400, data=data)
+    traj = train.run(mse, jnp.zeros(3), optax.sgd(0.5), 400, data=data, record_params=True)
     expected, *_ = np.linalg.lstsq(data["x"], data["y"], rcond=None)
     np.testing.assert_allclose(traj.final_params, expected, rtol=1e-8)
 
@@ -167,7 +171,7 @@ def test_lbfgs_gets_value_and_value_fn():
     def rosenbrock(x):
         return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
 
-    traj = train.run(rosenbrock, jnp.array([-1.2, 1.0]), optax.lbfgs(), 60)
+    traj = train.run(rosenbrock, jnp.array([-1.2, 1.0]), optax.lbfgs(), 60, record_params=True)
     np.testing.assert_allclose(traj.final_params, [1.0, 1.0], atol=1e-8)
 
 
@@ -177,7 +181,7 @@ def test_reduce_on_plateau_sees_the_loss():
     # the losses train.run handed it. Reference: optax's own loop with value=1.
     opt = optax.chain(optax.sgd(0.1), optax.contrib.reduce_on_plateau(patience=2, factor=0.5))
     f = lambda x: 1.0 + x - jax.lax.stop_gradient(x)
-    traj = train.run(f, jnp.asarray(0.0), opt, 12)
+    traj = train.run(f, jnp.asarray(0.0), opt, 12, record_params=True)
     x, state, expected = jnp.asarray(0.0), opt.init(jnp.asarray(0.0)), [0.0]
     for _ in range(12):
         u, state = opt.update(jnp.asarray(1.0), state, x, value=jnp.asarray(1.0))
