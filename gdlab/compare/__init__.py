@@ -1,6 +1,18 @@
 """Fair optimizer comparisons: one protocol, honest costs, tables; ``gdlab compare``.
 
-The protocol (DeepOBS / AlgoPerf style) is the same for every optimizer:
+The referee's protocol (``benchmark``; AlgoPerf's external tuning, DeepOBS, the
+crowded-valley study): every optimizer gets the same number of quasi-random trials
+(default 20) over its declared search space (``SPACES``: log-uniform step size and its
+key hyperparameters), all in one compiled sweep; tuned on some starts, reported on ≥ 10
+held-out starts with medians and bootstrap intervals (``bootstrap_ci``, ``separated``);
+a defaults track (no tuning); the tuning cost beside the final runs' cost; a flag when
+the optimum sits in the outer 5 % of a range (``on_edge``); performance profiles, area
+scores and budget curves across problems (``performance_profile``, ``area_score``,
+``expected_best``); SciPy's Nelder–Mead and L-BFGS-B as outside rows (``scipy_row``).
+Optimizers by name, ``optax.NAME``, ``optax.contrib.NAME`` or ``file.py:NAME``
+(``resolve``); evosax's CMA-ES, OpenES and SimpleGA as "cma_es", "open_es", "simple_ga".
+
+The grid protocol below (``compare``) is kept for the experiments that sweep a grid:
 
 1. **Tune** from start 0: every point of a shared log grid of step sizes (the
    ``learning_rate``, or a GA's ``mutation_scale``) times the optimizer's other key
@@ -61,10 +73,33 @@ from gdlab.compare._protocol import (
     tune,
     tune_and_rerun,
 )
+from gdlab.compare._scipy import scipy_row, scipy_runs
+from gdlab.compare._scores import (
+    area_score,
+    bootstrap_ci,
+    expected_best,
+    performance_profile,
+    separated,
+)
+from gdlab.compare._search import DEFAULTS, SPACES, Dim, on_edge, resolve, trials
 from gdlab.compare._specs import SPECS, Spec, factory, spec, step_grid, tuning_grid
-from gdlab.compare._tables import COLUMNS, CSV_FIELDS, cells, csv_table, markdown_table, number
+from gdlab.compare._tables import (
+    CI_COLUMNS,
+    COLUMNS,
+    CSV_FIELDS,
+    cells,
+    ci_csv_table,
+    ci_markdown_table,
+    csv_table,
+    markdown_table,
+    number,
+)
+from gdlab.compare._tuned import benchmark, rows
 
 __all__ = [
+    "CI_COLUMNS", "DEFAULTS", "SPACES", "Dim", "area_score", "benchmark", "bootstrap_ci",
+    "ci_csv_table", "ci_markdown_table", "expected_best", "on_edge", "performance_profile",
+    "resolve", "rows", "scipy_row", "scipy_runs", "separated", "trials",
     "COLUMNS", "CSV_FIELDS", "PROBLEMS", "SMALL", "SPECS", "Bench", "Runs", "Spec", "Tuning",
     "bench_for", "cells", "compare", "csv_table", "curves", "draw_curves", "draw_path",
     "factory", "figures_for", "markdown_table", "mnist1d_benches", "number", "offsets",

@@ -42,8 +42,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=500, help="updates per run (default 500)")
     p.add_argument("--seeds", type=int, default=1,
                    help="runs per optimizer from random starts around x0 (default 1)")
-    p.add_argument("--tune", action="store_true", help="tune every optimizer on the shared "
-                   "log grid of step sizes (the fair protocol) instead of using defaults")
+    p.add_argument("--tune", action="store_true", help="the referee's protocol: --trials "
+                   "quasi-random trials per optimizer over its search space, tuned on "
+                   "--tune-starts starts, reported (tuned and defaults, bootstrap 95%% CIs) "
+                   "on --seeds held-out starts; also takes optax.NAME, optax.contrib.NAME, "
+                   "file.py:NAME, evosax's cma_es/open_es/simple_ga, scipy.nelder_mead and "
+                   "scipy.lbfgsb")
+    p.add_argument("--trials", type=int, default=20,
+                   help="with --tune: trials per optimizer (default 20, equal for all)")
+    p.add_argument("--tune-starts", type=int, default=3,
+                   help="with --tune: starts used for choosing (default 3)")
     p.add_argument("--learning-rate", type=float, default=None,
                    help="without --tune: this step size for every optimizer")
     p.add_argument("--radius", type=float, default=0.1,
@@ -62,6 +70,8 @@ def main(args: Sequence[str], *, out=None) -> int:
 
     opts = parser().parse_args(list(args))
     names = [n.strip() for n in opts.optimizers.split(",") if n.strip()]
+    if opts.tune:
+        return _tuned_main(opts, names, out)
     bad = [n for n in names if n not in SPECS]
     if bad or not names:
         raise ValueError(f"unknown optimizer(s) {', '.join(bad) or '(none given)'}; "
@@ -104,6 +114,82 @@ def main(args: Sequence[str], *, out=None) -> int:
 
     results.replace_folder(folder, write)
     print(f"{len(names)} optimizers in {seconds:.1f} s; wrote {folder}/")
+    return 0
+
+
+def _tuned_main(opts, names: list[str], out) -> int:
+    """``gdlab compare --tune``: the quasi-random protocol (``compare.benchmark``)."""
+    from gdlab import plotting, results
+    from gdlab.compare._protocol import curves
+    from gdlab.compare._scipy import METHODS, scipy_row
+    from gdlab.compare._search import resolve
+    from gdlab.compare._tables import ci_csv_table, ci_markdown_table
+    from gdlab.compare._tuned import benchmark, rows
+    from gdlab.experiment import results_dir
+
+    if not names:
+        raise ValueError("--optimizers is empty")
+    if opts.steps < 1 or opts.seeds < 1 or opts.trials < 1 or opts.tune_starts < 1:
+        raise ValueError("--steps, --seeds, --trials and --tune-starts must be >= 1")
+    _check_options(opts, names)
+    scipy_names = [n for n in names if n.startswith("scipy.")]
+    bad = [n for n in scipy_names if n[len("scipy."):] not in METHODS]
+    if bad:
+        raise ValueError(f"unknown SciPy method(s) {', '.join(bad)}; valid: "
+                         f"{', '.join('scipy.' + m for m in METHODS)}")
+    specs = [resolve(n) for n in names if n not in scipy_names]  # bad names: ValueError
+    jax.config.update("jax_enable_x64", True)
+    bench = bench_for(opts.problem, radius=opts.radius, starts=opts.tune_starts + opts.seeds,
+                      target=opts.target)
+    tune = range(opts.tune_starts)
+    heldout = range(opts.tune_starts, opts.tune_starts + opts.seeds)
+    start = time.perf_counter()
+    table_rows, entries = [], []
+    for s in specs:
+        entry = benchmark(bench, s, trials_count=opts.trials, num_steps=opts.steps, tune=tune,
+                          heldout=heldout)
+        got = rows(bench, entry)
+        table_rows += got
+        item = {"row": got[0], "curves": curves(entry["tuned"]),
+                "tuning": {"table": entry["table"], "names": entry["names"],
+                           "tune_score": entry["tune_score"],
+                           "heldout_score": entry["heldout_score"]}}
+        if entry["tuned"].points is not None:
+            item["points"] = entry["tuned"].points
+        entries.append(item)
+    for n in scipy_names:
+        row = scipy_row(bench, n[len("scipy."):], heldout)
+        row.pop("curve")
+        table_rows.append(row)
+    seconds = time.perf_counter() - start
+    table = ci_markdown_table(table_rows)
+    print(table, end="")
+    folder = Path(out or results_dir()) / "compare" / _slug(opts.problem)
+    series = {"bench": bench.name, "problem": bench.problem,
+              "A": bench.data.get("A") if bench.x0 is not None else None, "entries": entries,
+              "rows": table_rows}
+    stored = results.to_jsonable({
+        "experiment": "compare", "config": vars(opts), "metrics": {"seconds": seconds},
+        "series": series, "meta": results.metadata(),
+    })
+
+    def write(staging: Path):
+        figures = figures_for(stored["series"])
+        try:
+            for name, fig in figures.items():
+                results.save_figure(staging / f"{name}.png", fig)
+        finally:
+            plotting.close(figures)
+        results.write_text(staging / "table.csv", ci_csv_table(table_rows))
+        results.write_text(staging / "table.md", table)
+        results.write_json(staging / results.RESULT_FILE, stored)
+
+    results.replace_folder(folder, write)
+    edges = [f"{r['optimizer']}: {r['edge']}" for r in table_rows if r.get("edge")]
+    for line in edges:
+        print(f"warning: tuned optimum on the search space's edge ({line})")
+    print(f"{len(names)} optimizers, {opts.trials} trials each, in {seconds:.1f} s; "
+          f"wrote {folder}/")
     return 0
 
 

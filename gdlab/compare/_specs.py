@@ -24,6 +24,9 @@ class Spec:
       fixed: fixed hyperparameters, e.g. shapes such as an ES population.
       seeded: it has a noise stream of its own (a ``seed`` hyperparameter).
       default: hyperparameters used without tuning (``gdlab compare`` without --tune).
+      space: the declared search space (``gdlab.compare._search.Dim``s) of the
+        quasi-random protocol (``benchmark``).
+      lr_free: a learning-rate-free method (its learning_rate is a multiplier, default 1).
     """
 
     name: str
@@ -32,6 +35,8 @@ class Spec:
     fixed: Mapping[str, Any] = field(default_factory=dict)
     seeded: bool = False
     default: Mapping[str, Any] = field(default_factory=dict)
+    space: tuple = ()
+    lr_free: bool = False
 
 
 SPECS: dict[str, Spec] = {

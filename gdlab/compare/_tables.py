@@ -48,6 +48,75 @@ def cells(row: dict) -> list[str]:
             number(row["seconds_per_run"])]
 
 
+CI_COLUMNS = ("bench", "optimizer", "track", "setting", "reached", "evals to target [95% CI]",
+              "steps to target [95% CI]", "final f − f* [95% CI]", "tuning: trials, evals, s",
+              "s/run", "notes")
+
+
+def _ci(row: dict, key: str) -> str:
+    """median [lo, hi] of a bootstrap interval; "never" where the median failed."""
+    median = row.get(f"{key}_median")
+    if median is None:
+        return "–"
+    if not math.isfinite(median):
+        return "never"
+    hi = row.get(f"{key}_hi")
+    return f"{number(median)} [{number(row.get(f'{key}_lo'))}, " \
+           f"{'never' if hi is None or not math.isfinite(hi) else number(hi)}]"
+
+
+def ci_cells(row: dict) -> list[str]:
+    """A protocol row (``gdlab.compare.rows``) as the strings of ``CI_COLUMNS``."""
+    setting = ", ".join(f"{k.replace('learning_rate', 'η')}={number(v, 3)}"
+                        for k, v in row["hyperparameters"].items()) or "–"
+    tuning = "–" if not row.get("configs_tried") else (
+        f"{row['configs_tried']}, {number(row.get('tuning_evaluations'))}, "
+        f"{number(row.get('tuning_seconds'))}")
+    notes = []
+    if row.get("edge"):
+        notes.append(f"EDGE: {row['edge']}")
+    if not row.get("optax", True):
+        notes.append("not optax")
+    if row.get("effective_lr") is not None and row.get("lr_free"):
+        notes.append(f"effective η ≈ {number(row['effective_lr'])}")
+    if row.get("diverged"):
+        notes.append(f"{row['diverged']} diverged")
+    return [row["bench"], row["optimizer"], row.get("track", "tuned"), setting,
+            f"{row['reached']}/{row['seeds']}", _ci(row, "evals_to_target"),
+            _ci(row, "steps_to_target"), _ci(row, "final_gap"), tuning,
+            number(row.get("seconds_per_run")), "; ".join(notes)]
+
+
+def ci_markdown_table(rows: Sequence[dict]) -> str:
+    """Protocol rows as a Markdown table with bootstrap-interval columns."""
+    lines = ["| " + " | ".join(CI_COLUMNS) + " |", "|" + "---|" * len(CI_COLUMNS)]
+    lines += ["| " + " | ".join(ci_cells(r)) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+CI_FIELDS = ("bench", "optimizer", "track", "hyperparameters", "configs_tried",
+             "tuning_evaluations", "tuning_seconds", "seeds", "reached", "diverged", "target",
+             *(f"{k}_{q}" for k in ("evals_to_target", "steps_to_target", "final_gap")
+               for q in ("median", "lo", "hi")),
+             "evals_per_step", "seconds_per_run", "edge", "effective_lr", "optax")
+
+
+def ci_csv_table(rows: Sequence[dict]) -> str:
+    """Protocol rows as CSV ("inf" for failures, empty where not measured)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CI_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        values = dict(row)
+        values["hyperparameters"] = ";".join(f"{k}={v:g}" for k, v in
+                                             row["hyperparameters"].items())
+        for key in CI_FIELDS:
+            if values.get(key) is None:
+                values[key] = "inf" if key.endswith(("_median", "_lo", "_hi")) else ""
+        writer.writerow(values)
+    return out.getvalue()
+
+
 def markdown_table(rows: Sequence[dict]) -> str:
     """Rows as a Markdown table."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]

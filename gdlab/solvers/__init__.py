@@ -66,10 +66,13 @@ from gdlab.solvers._evolution import (
     genetic_algorithm,
     scale_by_evolution_strategy,
 )
+from gdlab.solvers._evosax import ALGORITHMS as EVOSAX
+from gdlab.solvers._evosax import cma_es, evosax_strategy, open_es, simple_ga
 from gdlab.solvers._newton import newton, scale_by_newton
 
 __all__ = [
     "CG_VARIANTS",
+    "EVOSAX",
     "ConjugateGradientState",
     "Counted",
     "CountingState",
@@ -77,18 +80,22 @@ __all__ = [
     "EvolutionStrategyState",
     "GeneticState",
     "centered_ranks",
+    "cma_es",
     "cg_fr",
     "cg_pr",
     "conjugate_gradient",
     "count_evaluations",
     "counted",
     "evolution_strategy",
+    "evosax_strategy",
     "genetic_algorithm",
     "lbfgs",
     "newton",
+    "open_es",
     "scale_by_conjugate_gradient",
     "scale_by_evolution_strategy",
     "scale_by_newton",
+    "simple_ga",
     "step_evaluations",
     "with_count",
 ]
