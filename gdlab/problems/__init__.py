@@ -63,13 +63,14 @@ from gdlab.problems._functions import (
     x_squared,
 )
 from gdlab.problems._networks import LOSSES, deep_chain, linear_neuron, mnist1d_mlp
-from gdlab.problems._quadratic import ill_conditioned, quadratic
+from gdlab.problems._quadratic import ill_conditioned, quadratic, quadratic_deep
 from gdlab.problems._record import Domain, Problem
 from gdlab.problems._references import is_reference, resolve
 
 _BUILDERS: dict[str, Callable[..., Problem]] = {
     "quadratic": quadratic,
     "ill_conditioned": ill_conditioned,
+    "quadratic_deep": quadratic_deep,
     "rosenbrock": rosenbrock,
     "beale": beale,
     "himmelblau": himmelblau,
@@ -136,6 +137,7 @@ __all__ = [
     "mnist1d_mlp",
     "names",
     "quadratic",
+    "quadratic_deep",
     "rastrigin",
     "rosenbrock",
     "x_cos",

@@ -134,6 +134,24 @@ def quadratic(
     return dataclasses.replace(problem, stochastic=noisy) if noise else problem
 
 
+def quadratic_deep(*, noise: float = 0.0, seed: int = 42) -> Problem:
+    """DeepOBS's ``quadratic_deep`` (Schneider et al. 2019): a 100-D quadratic whose Hessian
+    has 90 eigenvalues uniform in (0, 1) and 10 uniform in (30, 60), rotated by a Haar-random
+    orthogonal matrix; minimum 0 at 0, start (1, …, 1). ``noise``: the noisy (minibatch-like)
+    variant of ``quadratic``. Spectrum and rotation are drawn from ``key(seed)``.
+
+    >>> p = quadratic_deep()
+    >>> p.info["eigenvalues"].size, round(p.info["condition_number"]) > 30
+    (100, True)
+    """
+    k_small, k_large, k_rot = jax.random.split(jax.random.key(seed), 3)
+    lam = np.concatenate([
+        np.asarray(jax.random.uniform(k_small, (90,), jnp.float32), np.float64),
+        np.asarray(jax.random.uniform(k_large, (10,), jnp.float32, 30.0, 60.0), np.float64)])
+    p = quadratic(lam, key=k_rot, noise=noise)
+    return dataclasses.replace(p, name="quadratic_deep")
+
+
 def ill_conditioned(*, x0=(-5.0, -2.0)) -> Problem:
     """f(x) = 0.1 x₁² + 2 x₂² = ½ xᵀ diag(0.2, 4) x: curvatures 0.2 and 4, κ = 20.
 
