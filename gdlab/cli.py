@@ -5,6 +5,7 @@
     gdlab run --all [--quick]                run every experiment, with a progress bar
     gdlab plot NAME                          redraw figures from results/NAME/result.json
     gdlab report [--no-explorers]            the static site results/site/ (offline HTML)
+    gdlab inspect --problem P --optimizer O  one run with every instrument, a dashboard
 
 Common options: ``--quick`` (small sizes, written to results-quick/), ``--out DIR``,
 ``--no-cache`` (no persistent compilation cache; also GDLAB_CACHE_DIR=off).
@@ -282,7 +283,7 @@ def dispatch(argv: list[str]) -> int:
     command, args = argv[0], list(argv[1:])
     quick = _pop_flag(args, "--quick")
     out = _pop_option(args, "--out")
-    if command in ("run", "plot", "compare", "report"):
+    if command in ("run", "plot", "compare", "inspect", "report"):
         _check_writable(out if out is not None else _default_out(command, quick))
     if command == "list":
         return _list(quick, out)
@@ -294,13 +295,18 @@ def dispatch(argv: list[str]) -> int:
         from gdlab import compare
 
         return compare.main(args, out=out)
+    if command == "inspect":
+        from gdlab import inspector
+
+        return inspector.main(args, out=out)
     if command == "run":
         if _pop_flag(args, "--all"):
             return _run_all(args, quick, out)
         if not args or args[0].startswith("-"):
             raise UsageError("usage: gdlab run NAME [--field value ...] | gdlab run --all")
         return _run_one(args[0], args[1:], quick, out)
-    raise UsageError(f"unknown command {command!r}; valid: list, run, plot, compare, report")
+    raise UsageError(f"unknown command {command!r}; valid: list, run, plot, compare, inspect, "
+                     "report")
 
 
 def _compilation_cache(argv: list[str]) -> list[str]:
