@@ -1,4 +1,8 @@
-"""lr_schedules on the MNIST-1D MLP: every schedule × peak × seed in one sweep per optimizer.
+"""lr_schedules on the MNIST-1D MLP: every schedule × peak × seed in one sweep per optimizer,
+the metrics and claims read from it, and the schedule shapes drawn in shapes.png.
+
+The network and its minibatch loss are the catalogue's
+``gdlab.problems.get("mnist1d_mlp", activation="relu", init="he", batch_size=...)``.
 
 ``config`` is lr_schedules' Config (read by attribute: steps, batch_size, hidden, seed,
 num_seeds, optimizers, *_peaks, mnist_schedules, warmup_fraction, plateau_*, smooth).
@@ -12,7 +16,8 @@ import numpy as np
 import optax
 
 import gdlab
-from gdlab import schedules
+from gdlab import claims as C
+from gdlab import plotting, schedules
 
 
 def _seeds(config) -> list[int]:
@@ -102,31 +107,14 @@ def _replayer(factor, patience, rtol, average):
 
 
 def _mnist_problem(config):
-    d = gdlab.data.mnist1d(seed=0)
-    data = {k: jnp.asarray(v) for k, v in d.items()}  # float32 inputs, int32 labels
-    model = gdlab.models.mlp([40, config.hidden, 10], activation="relu", init="he",
-                             dtype=jnp.float32)
-    objective = gdlab.losses.objective(model.apply, gdlab.losses.softmax_cross_entropy)
-    batch = config.batch_size
-
-    def minibatch_loss(params, data, *, key):
-        index = jax.random.randint(key, (batch,), 0, data["x"].shape[0])
-        return objective(params, {"x": data["x"][index], "y": data["y"][index]})
-
-    def evaluate(params, data):
-        scores = {}
-        for split, (x, y) in {"train": ("x", "y"), "test": ("x_test", "y_test")}.items():
-            logits = model.apply(params, data[x])
-            scores[f"{split}_loss"] = gdlab.losses.softmax_cross_entropy(logits, data[y]).mean()
-            scores[f"{split}_accuracy"] = gdlab.losses.accuracy(logits, data[y]).mean()
-        return scores
-
-    @jax.jit
-    def evaluate_all(params, data):  # lax.map in chunks: (runs, 4000, hidden) would not fit
-        return jax.lax.map(lambda p: evaluate(p, data), params, batch_size=16)
-
-    train_data = {"x": data["x"], "y": data["y"]}
-    return model, minibatch_loss, evaluate_all, data, train_data
+    """The catalogue's MLP [40, hidden, 10] (ReLU, He, float32) with minibatches of batch_size,
+    and its evaluation vmapped over runs (lax.map in chunks: (runs, 4000, hidden) would not
+    fit)."""
+    p = gdlab.problems.get("mnist1d_mlp", hidden=config.hidden, activation="relu", init="he",
+                           batch_size=config.batch_size)
+    evaluate_all = jax.jit(lambda params, data: jax.lax.map(
+        lambda q: p.evaluate(q, data), params, batch_size=16))
+    return p, evaluate_all
 
 
 def _smooth(loss: np.ndarray, window: int) -> np.ndarray:
@@ -138,7 +126,7 @@ def _smooth(loss: np.ndarray, window: int) -> np.ndarray:
 
 def mnist(config) -> dict:
     """Every schedule × peak × seed in one sweep per optimizer; final scores at tuned peaks."""
-    model, minibatch_loss, evaluate, data, train_data = _mnist_problem(config)
+    problem, evaluate = _mnist_problem(config)
     shapes = mnist_shapes(config)
     names = list(shapes)
     table = np.asarray(schedules.tabulate(list(shapes.values()), config.steps))
@@ -146,14 +134,14 @@ def mnist(config) -> dict:
     for opt in config.optimizers:
         peaks = np.asarray(config.sgd_peaks if opt == "sgd" else config.adam_peaks)
         sw = gdlab.train.sweep(
-            minibatch_loss, model.init, _mnist_factory(config, opt, names, table),
+            problem.stochastic, problem.init, _mnist_factory(config, opt, names, table),
             {"schedule": np.arange(len(names)), "learning_rate": peaks}, config.steps,
-            seeds=_seeds(config), data=train_data, stochastic=True,
+            seeds=_seeds(config), data=problem.data, stochastic=True,
         )
         shape = sw.shape  # (schedules, peaks, seeds)
         flat = jax.tree.map(lambda a: a.reshape(-1, *a.shape[3:]), sw.final_params)
         scores = {k: np.asarray(v, dtype=float).reshape(shape)
-                  for k, v in evaluate(flat, data).items()}
+                  for k, v in evaluate(flat, problem.data).items()}
         bad = (sw.diverged_at >= 0) | ~np.isfinite(scores["train_loss"])
         for k in scores:
             scores[k] = np.where(bad, np.inf if k.endswith("loss") else np.nan, scores[k])
@@ -182,4 +170,123 @@ def mnist(config) -> dict:
             "curves": curves[rows, best],  # (schedules, seeds, points)
             "plateau": plateau,
         }
+    return out
+
+
+def _finite(x):
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def metrics(config, net: dict) -> tuple[dict, dict]:
+    """Per optimizer: each schedule's tuned peak and scores; and constant vs warmup per peak."""
+    per_optimizer = {}
+    for opt in config.optimizers:
+        r = net[opt]
+        per_optimizer[f"mnist_{opt}"] = {
+            name: {
+                "best_peak": float(r["best_peak"][i]),
+                "best_peak_edge": r["best_edge"][i],  # None: strictly inside the grid
+                "train_loss": _finite(np.mean(r["tuned"]["train_loss"][i])),
+                "test_loss": _finite(np.mean(r["tuned"]["test_loss"][i])),
+                "test_accuracy": _finite(np.median(r["tuned"]["test_accuracy"][i])),
+                "test_accuracy_min": _finite(np.min(r["tuned"]["test_accuracy"][i])),
+                "test_accuracy_max": _finite(np.max(r["tuned"]["test_accuracy"][i])),
+                "diverged_runs": int(r["diverged"][i].sum()),
+            }
+            for i, name in enumerate(net["schedules"])
+        }
+        if r["plateau"] is not None:
+            scale = r["plateau"]["scale"]
+            per_optimizer[f"mnist_{opt}"]["reduce_on_plateau"]["reductions"] = [
+                int(np.round(np.log(s[-1]) / np.log(config.plateau_factor))) for s in scale]
+    warmup = {}
+    names = net["schedules"]
+    if "constant" in names and "warmup_constant" in names:
+        for opt in config.optimizers:
+            r = net[opt]
+            warmup[f"mnist_{opt}"] = {
+                f"peak_{p:g}": {
+                    name: {
+                        "max_early_loss_over_initial": _finite(
+                            r["early_spike"][names.index(name), j].max()),
+                        "final_train_loss": _finite(
+                            r["mean_final_train_loss"][names.index(name), j]),
+                        "diverged_seeds": int((r["diverged_at"][names.index(name), j] >= 0)
+                                              .sum()),
+                    }
+                    for name in ("constant", "warmup_constant")
+                }
+                for j, p in enumerate(r["peaks"])
+            }
+    return per_optimizer, warmup
+
+
+def all_shapes(config) -> dict:
+    """η(t)/peak over the MNIST budget for every schedule: the MNIST ones as run, the rest
+    as typical instances."""
+    T = config.steps
+    examples = {
+        "piecewise_constant": dict(init_value=1.0, boundaries_and_scales={T // 2: 0.3,
+                                                                           3 * T // 4: 0.3}),
+        "polynomial": dict(init_value=1.0, end_value=0.0, power=2, transition_steps=T),
+        "linear": dict(init_value=1.0, end_value=0.0, transition_steps=T),
+        "inverse_time": dict(init_value=1.0, timescale=T / 50),
+        "warmup_constant": dict(init_value=0.0, peak_value=1.0, warmup_steps=max(T // 10, 1)),
+        "constant": dict(value=1.0),
+        "step_decay": dict(init_value=1.0, step_size=max(T // 3, 1), decay_rate=0.1),
+        "exponential": dict(init_value=1.0, transition_steps=T, decay_rate=0.01),
+        "inverse_sqrt": dict(init_value=1.0, timescale=T / 50),
+        "cosine": dict(init_value=1.0, decay_steps=T),
+        "warmup_cosine": dict(init_value=0.0, peak_value=1.0, warmup_steps=max(T // 20, 1),
+                              decay_steps=T),
+        "linear_onecycle": dict(transition_steps=T, peak_value=1.0),
+        "cosine_onecycle": dict(transition_steps=T, peak_value=1.0),
+        "sgdr": dict(init_value=1.0, decay_steps=max(T // 7, 1), num_cycles=3, cycle_mult=2),
+    }
+    used = mnist_shapes(config)
+    names = schedules.names()
+    table = schedules.tabulate([used[n] if n in used else schedules.make(n, **examples[n])
+                                for n in names], T)
+    return dict(zip(names, np.asarray(table), strict=True))
+
+
+def claims(result: dict, opt: str) -> list[dict]:
+    """The claims about optimizer ``opt`` on the MLP, read from the stored result."""
+    cfg, m = result["config"], result["metrics"][f"mnist_{opt}"]
+    r = result["series"]["mnist"][opt]
+    names = result["series"]["mnist"]["schedules"]
+    seeds = list(range(cfg["seed"], cfg["seed"] + cfg["num_seeds"]))
+    edges = [n for n in names if m[n]["best_peak_edge"] is not None]
+    out = [C.fact(f"MNIST-1D, {opt}: every schedule's tuned peak (mean final train loss over "
+                  f"{len(seeds)} seeds) lies strictly inside the peak grid", edges or "none on "
+                  "an edge", f"{len(names)}/{len(names)} inside", not edges, seeds=seeds)]
+    acc = plotting.array(r["tuned"]["test_accuracy"])  # (schedules, seeds)
+    if "constant" in names and "cosine" in names:
+        c, k = names.index("constant"), names.index("cosine")
+        out.append(C.over_seeds(f"MNIST-1D, {opt}: cosine decay beats a constant rate, each at "
+                                "its tuned peak (test accuracy difference, paired by seed)",
+                                acc[k] - acc[c], lower=0.0, seeds=seeds))
+        out.append(C.fact(f"MNIST-1D, {opt}: cosine tunes to a higher peak than the constant "
+                          "rate (ratio of tuned peaks)", m["cosine"]["best_peak"]
+                          / m["constant"]["best_peak"], "> 1",
+                          m["cosine"]["best_peak"] > m["constant"]["best_peak"], seeds=seeds))
+    if "constant" in names and "warmup_constant" in names:
+        c, w = names.index("constant"), names.index("warmup_constant")
+        dead = plotting.array(r["diverged_at"]) >= 0  # (schedules, peaks, seeds)
+        peaks = plotting.array(r["peaks"])
+        safe = np.nonzero(~dead[c].any(-1))[0]
+        if safe.size:
+            j = int(safe[-1])  # the largest peak at which no constant-rate seed diverged
+            spike = plotting.array(r["early_spike"])
+            out.append(C.over_seeds(
+                f"MNIST-1D, {opt}: warmup cuts the early loss spike at peak {peaks[j]:g}, the "
+                "largest at which the constant rate never diverged (max early loss, constant "
+                "/ warmup)", spike[c, j] / spike[w, j], lower=1.0, seeds=seeds))
+        first = [float(peaks[np.argmax(dead[i].any(-1))]) if dead[i].any() else None
+                 for i in (c, w)]
+        if first[0] is not None:
+            out.append(C.fact(f"MNIST-1D, {opt}: warmup does not move the edge: it diverges "
+                              "(on some seed) from the same peak as the constant rate",
+                              first[1], f"= {first[0]:g}", first[1] == first[0], seeds=seeds))
     return out

@@ -25,6 +25,7 @@ Writes: results/lr_schedules/result.json, shapes.png, noise_floor.png, mnist.png
 The measured numbers are the claims in results/lr_schedules/result.json (`gdlab list`).
 """
 
+import functools
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,6 +225,7 @@ def quadratic_schedules(config: Config) -> dict:
 # --------------------------------------------------------------------------- MNIST-1D
 
 
+@functools.cache
 def _load(name: str):
     """A private module of this experiment (experiments/_lr_schedules_<name>.py)."""
     path = Path(__file__).with_name(f"_lr_schedules_{name}.py")
@@ -285,41 +287,7 @@ def quartic_warmup(config: Config) -> dict:
     }
 
 
-def all_shapes(config: Config) -> dict:
-    """η(t)/peak over the MNIST budget for every schedule: the MNIST ones as run, the rest
-    as typical instances."""
-    T = config.steps
-    examples = {
-        "piecewise_constant": dict(init_value=1.0, boundaries_and_scales={T // 2: 0.3,
-                                                                           3 * T // 4: 0.3}),
-        "polynomial": dict(init_value=1.0, end_value=0.0, power=2, transition_steps=T),
-        "linear": dict(init_value=1.0, end_value=0.0, transition_steps=T),
-        "inverse_time": dict(init_value=1.0, timescale=T / 50),
-        "warmup_constant": dict(init_value=0.0, peak_value=1.0, warmup_steps=max(T // 10, 1)),
-        "constant": dict(value=1.0),
-        "step_decay": dict(init_value=1.0, step_size=max(T // 3, 1), decay_rate=0.1),
-        "exponential": dict(init_value=1.0, transition_steps=T, decay_rate=0.01),
-        "inverse_sqrt": dict(init_value=1.0, timescale=T / 50),
-        "cosine": dict(init_value=1.0, decay_steps=T),
-        "warmup_cosine": dict(init_value=0.0, peak_value=1.0, warmup_steps=max(T // 20, 1),
-                              decay_steps=T),
-        "linear_onecycle": dict(transition_steps=T, peak_value=1.0),
-        "cosine_onecycle": dict(transition_steps=T, peak_value=1.0),
-        "sgdr": dict(init_value=1.0, decay_steps=max(T // 7, 1), num_cycles=3, cycle_mult=2),
-    }
-    used = _load("mnist").mnist_shapes(config)
-    names = schedules.names()
-    table = schedules.tabulate([used[n] if n in used else schedules.make(n, **examples[n])
-                                for n in names], T)
-    return dict(zip(names, np.asarray(table), strict=True))
-
-
 # --------------------------------------------------------------------------- run
-
-
-def _finite(x):
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 def run(config: Config) -> dict:
@@ -349,25 +317,8 @@ def run(config: Config) -> dict:
         "too_fast_exponential_bias_floor": float(
             quad["bias_only"][[i for i, n in enumerate(quad["names"]) if "too fast" in n][0]]),
     }
-    for opt in config.optimizers:
-        r = net[opt]
-        metrics[f"mnist_{opt}"] = {
-            name: {
-                "best_peak": float(r["best_peak"][i]),
-                "best_peak_edge": r["best_edge"][i],  # None: strictly inside the grid
-                "train_loss": _finite(np.mean(r["tuned"]["train_loss"][i])),
-                "test_loss": _finite(np.mean(r["tuned"]["test_loss"][i])),
-                "test_accuracy": _finite(np.median(r["tuned"]["test_accuracy"][i])),
-                "test_accuracy_min": _finite(np.min(r["tuned"]["test_accuracy"][i])),
-                "test_accuracy_max": _finite(np.max(r["tuned"]["test_accuracy"][i])),
-                "diverged_runs": int(r["diverged"][i].sum()),
-            }
-            for i, name in enumerate(net["schedules"])
-        }
-        if r["plateau"] is not None:
-            scale = r["plateau"]["scale"]
-            metrics[f"mnist_{opt}"]["reduce_on_plateau"]["reductions"] = [
-                int(np.round(np.log(s[-1]) / np.log(config.plateau_factor))) for s in scale]
+    per_optimizer, warmup = _load("mnist").metrics(config, net)
+    metrics.update(per_optimizer)
     peaks, largest = warm["peaks"], warm["largest_converging"]
     metrics["warmup"] = {"quartic": {
         "largest_converging_constant_peak": largest[0],
@@ -376,26 +327,9 @@ def run(config: Config) -> dict:
         "theory_limit_2_over_lambda": warm["theory_limit"],
         "grid_ratio": float(peaks[1] / peaks[0]),
     }}
-    names = net["schedules"]
-    if "constant" in names and "warmup_constant" in names:
-        for opt in config.optimizers:
-            r = net[opt]
-            metrics["warmup"][f"mnist_{opt}"] = {
-                f"peak_{p:g}": {
-                    name: {
-                        "max_early_loss_over_initial": _finite(
-                            r["early_spike"][names.index(name), j].max()),
-                        "final_train_loss": _finite(
-                            r["mean_final_train_loss"][names.index(name), j]),
-                        "diverged_seeds": int((r["diverged_at"][names.index(name), j] >= 0)
-                                              .sum()),
-                    }
-                    for name in ("constant", "warmup_constant")
-                }
-                for j, p in enumerate(r["peaks"])
-            }
+    metrics["warmup"].update(warmup)
     series = {"floor": floor, "quadratic": quad, "mnist": net, "warmup": warm,
-              "shapes": all_shapes(config)}
+              "shapes": _load("mnist").all_shapes(config)}
     return {"metrics": metrics, "series": series}
 
 
@@ -481,51 +415,11 @@ def _warmup_claims(result: dict) -> list[dict]:
     return out
 
 
-def _mnist_claims(result: dict, opt: str) -> list[dict]:
-    cfg, m = result["config"], result["metrics"][f"mnist_{opt}"]
-    r = result["series"]["mnist"][opt]
-    names = result["series"]["mnist"]["schedules"]
-    seeds = list(range(cfg["seed"], cfg["seed"] + cfg["num_seeds"]))
-    edges = [n for n in names if m[n]["best_peak_edge"] is not None]
-    out = [C.fact(f"MNIST-1D, {opt}: every schedule's tuned peak (mean final train loss over "
-                  f"{len(seeds)} seeds) lies strictly inside the peak grid", edges or "none on "
-                  "an edge", f"{len(names)}/{len(names)} inside", not edges, seeds=seeds)]
-    acc = plotting.array(r["tuned"]["test_accuracy"])  # (schedules, seeds)
-    if "constant" in names and "cosine" in names:
-        c, k = names.index("constant"), names.index("cosine")
-        out.append(C.over_seeds(f"MNIST-1D, {opt}: cosine decay beats a constant rate, each at "
-                                "its tuned peak (test accuracy difference, paired by seed)",
-                                acc[k] - acc[c], lower=0.0, seeds=seeds))
-        out.append(C.fact(f"MNIST-1D, {opt}: cosine tunes to a higher peak than the constant "
-                          "rate (ratio of tuned peaks)", m["cosine"]["best_peak"]
-                          / m["constant"]["best_peak"], "> 1",
-                          m["cosine"]["best_peak"] > m["constant"]["best_peak"], seeds=seeds))
-    if "constant" in names and "warmup_constant" in names:
-        c, w = names.index("constant"), names.index("warmup_constant")
-        dead = plotting.array(r["diverged_at"]) >= 0  # (schedules, peaks, seeds)
-        peaks = plotting.array(r["peaks"])
-        safe = np.nonzero(~dead[c].any(-1))[0]
-        if safe.size:
-            j = int(safe[-1])  # the largest peak at which no constant-rate seed diverged
-            spike = plotting.array(r["early_spike"])
-            out.append(C.over_seeds(
-                f"MNIST-1D, {opt}: warmup cuts the early loss spike at peak {peaks[j]:g}, the "
-                "largest at which the constant rate never diverged (max early loss, constant "
-                "/ warmup)", spike[c, j] / spike[w, j], lower=1.0, seeds=seeds))
-        first = [float(peaks[np.argmax(dead[i].any(-1))]) if dead[i].any() else None
-                 for i in (c, w)]
-        if first[0] is not None:
-            out.append(C.fact(f"MNIST-1D, {opt}: warmup does not move the edge: it diverges "
-                              "(on some seed) from the same peak as the constant rate",
-                              first[1], f"= {first[0]:g}", first[1] == first[0], seeds=seeds))
-    return out
-
-
 def claims(result: dict) -> list[dict]:
     out = _quadratic_claims(result) + _warmup_claims(result)
     for opt in result["config"]["optimizers"]:
         if opt in result["series"]["mnist"]:
-            out += _mnist_claims(result, opt)
+            out += _load("mnist").claims(result, opt)
     return out
 
 
