@@ -64,13 +64,12 @@ def cosine_figure(runs, mnist, order):
     nrows = -(-(len(order) + 1) // ncols)
     fig, axes = plotting.figure(nrows, ncols, title="How far from −g does each optimizer step? "
                                 "cos(update, −gradient) along its runs (thin: per-step median "
-                                "over starts or initialisations; thick: running median of 9)", width=15.0,
-                                height=3.0 * nrows + 0.9, sharey=True)
+                                "over starts or initialisations; thick: running median of 9)",
+                                width=15.0, height=3.0 * nrows + 0.9, sharey=True)
     colors = dict(zip([p[0] for p in problems], plotting.COLORS, strict=False))
     for ax, name in zip(axes.flat, order, strict=False):
         for label, get, _ in problems:
-            cos = plotting.array(get(name))
-            per_step = np.nanmedian(cos, axis=0) if cos.ndim == 2 else cos
+            per_step = plotting.array(get(name)["per_step"])
             steps = np.arange(1, per_step.size + 1)
             ax.plot(steps, per_step, linewidth=0.6, alpha=0.35, color=colors[label])
             ax.plot(steps, _running_median(per_step), linewidth=2.0, color=colors[label],
@@ -83,7 +82,7 @@ def cosine_figure(runs, mnist, order):
     ax = axes.flat[len(order)]
     width = 0.8 / len(problems)
     for j, (label, get, _) in enumerate(problems):
-        med = [float(np.nanmedian(plotting.array(get(n)))) for n in order]
+        med = [get(n)["median"] for n in order]
         ax.bar(np.arange(len(order)) + (j - (len(problems) - 1) / 2) * width, med, width,
                color=colors[label], label=label)
     ax.set_xticks(range(len(order)), order, rotation=35, ha="right", fontsize=8)
