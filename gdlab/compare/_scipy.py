@@ -10,6 +10,7 @@ Example::
     row = scipy_row(small_bench("rosenbrock", starts=13), "nelder_mead", range(3, 13))
 """
 
+import functools
 from collections.abc import Sequence
 
 import jax
@@ -23,26 +24,52 @@ from gdlab.compare._scores import bootstrap_ci
 METHODS = {"nelder_mead": "Nelder-Mead", "lbfgsb": "L-BFGS-B"}
 
 
+@functools.cache
+def _jitted(loss):
+    """f and (f, ∇f) of a bench loss, the start row a traced argument: one compilation
+    serves every row (and every bench of a family)."""
+    at = lambda d, data, start: loss(d, data, start=start)  # noqa: E731
+    return jax.jit(at), jax.jit(jax.value_and_grad(at))
+
+
+def _origin(bench: Bench, row: int) -> np.ndarray:
+    """The start point itself (SciPy's initial simplex depends on where x₀ is)."""
+    if bench.x0 is not None:
+        return np.asarray(bench.start_points([row])[0], np.float64)
+    start = jax.tree.map(lambda a: np.asarray(a)[row], bench.data["starts"])
+    return np.asarray(ravel_pytree(start)[0], np.float64)
+
+
 def _objective(bench: Bench, row: int):
-    flat, unravel = ravel_pytree(bench.params)
-    loss = lambda x: bench.loss(unravel(x), bench.data, start=row)  # noqa: E731
-    return flat, jax.jit(loss), jax.jit(jax.value_and_grad(loss))
+    """x₀ and f, (f, ∇f) as functions of x (the bench moves d = x − x₀ from its start row)."""
+    _, unravel = ravel_pytree(bench.params)
+    f, fg = _jitted(bench.loss)
+    data = jax.tree.map(jnp.asarray, bench.data)
+    origin = _origin(bench, row)
+
+    def value(x):
+        return f(unravel(x - origin), data, row)
+
+    def value_and_grad(x):
+        v, g = fg(unravel(x - origin), data, row)
+        return v, ravel_pytree(g)[0]
+
+    return origin, value, value_and_grad
 
 
 def _one(bench: Bench, method: str, row: int, max_evaluations: int, optimize):
     x0, f, fg = _objective(bench, row)
-    x0 = np.asarray(x0, np.float64)
     trace = []
     if method == "nelder_mead":
         def fun(x):
-            v = float(f(jnp.asarray(x, x0.dtype)))
+            v = float(f(x))
             trace.append(v)
             return v
         res = optimize.minimize(fun, x0, method="Nelder-Mead", options={
             "maxfev": max_evaluations, "xatol": 1e-14, "fatol": 1e-16})
     else:
         def fun(x):
-            v, g = fg(jnp.asarray(x, x0.dtype))
+            v, g = fg(x)
             trace.append(float(v))
             return float(v), np.asarray(g, np.float64)
         res = optimize.minimize(fun, x0, jac=True, method="L-BFGS-B", options={

@@ -62,6 +62,14 @@ def evosax_strategy(kind: str, sigma=0.1, population: int | None = None, seed=0,
         raise ValueError(f"population must be >= 4 (even for open_es), got {population}")
 
     def init(params):
+        with jax.numpy_rank_promotion("allow"):  # evosax broadcasts implicitly
+            return _init(params)
+
+    def update(updates, state, params=None, *, value_fn=None, **extra):
+        with jax.numpy_rank_promotion("allow"):
+            return _update(updates, state, params, value_fn=value_fn, **extra)
+
+    def _init(params):
         flat, _ = ravel_pytree(params)
         es, hp = _algorithm(kind, flat, sigma, learning_rate, population)
         key = _step_key(seed, 0)
@@ -73,7 +81,7 @@ def evosax_strategy(kind: str, sigma=0.1, population: int | None = None, seed=0,
             inner = es.init(key, flat, hp)
         return EvosaxState(inner, jnp.zeros((), jnp.int32), jnp.asarray(population, jnp.int32))
 
-    def update(updates, state, params=None, *, value_fn=None, **extra):
+    def _update(updates, state, params=None, *, value_fn=None, **extra):
         del updates, extra
         _needs(value_fn, params, f"evosax {kind}")
         flat, unravel = ravel_pytree(params)
