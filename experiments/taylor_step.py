@@ -48,6 +48,7 @@ class Config:
     quadratic_eigenvalues: tuple[float, ...] = (0.1, 1.0, 10.0)  # spectrum of the quadratic's A
     rosenbrock_x0: tuple[float, float] = (-1.2, 1.0)  # the classic start point
     hidden: int = 100  # width of the MLP 40 → hidden → 10 (tanh, Xavier init)
+    train_size: int | None = None  # MNIST-1D training examples used (None: all 4000)
     seed: int = 0  # MNIST-1D data seed, the quadratic's rotation and the first MLP init seed
     num_seeds: int = 5  # training runs from MLP inits seed .. seed + num_seeds − 1
     eps_min: float = 1e-8  # error-scaling grid: ε / ε* from eps_min ...
@@ -64,7 +65,7 @@ class Config:
 
 
 QUICK = {
-    "hidden": 100, "grid_points": 31, "num_steps": 100, "track_every": 10,
+    "train_size": 1000, "grid_points": 31, "num_steps": 100, "track_every": 10,
     "check_every": 50, "lanczos_iters": 10,
 }
 
@@ -154,7 +155,7 @@ def _quadratic(config: Config):
 def _problems(config: Config):
     """{name: (loss, x0 in float64)} and, for the MLP, (data64, data32, params in float32)."""
     r = gdlab.problems.rosenbrock(x0=config.rosenbrock_x0)
-    d = gdlab.data.mnist1d(seed=config.seed)
+    d = gdlab.data.mnist1d_train(config.train_size, seed=config.seed)
     model = gdlab.models.mlp([40, config.hidden, 10], activation="tanh", init="xavier",
                              dtype=jnp.float32)
     p32 = jax.jit(model.init)(_init_key(config.seed))  # the same point in both dtypes
