@@ -96,49 +96,6 @@ def _check(config: Config) -> None:
         raise ValueError("starts must be >= 5 (claims over starts) and mnist_seeds >= 1")
 
 
-def degrees(a, b) -> float:
-    """The angle between two vectors in degrees (via ``gdlab.gradients.cosine``)."""
-    return math.degrees(math.acos(float(gradients.cosine(jnp.asarray(a), jnp.asarray(b)))))
-
-
-def _fmt(vector) -> str:
-    return "[" + ", ".join(f"{v:g}" for v in vector) + "]"
-
-
-def seed_example(config: Config) -> dict:
-    """The seed's vectors, and the angle of random per-coordinate rescalings vs theory.
-
-    For s_i log-uniform on [1/r, r] independent of g, cos(g, s⊙g) → E[s]/√E[s²] as the
-    dimension grows, with E[s] = (r − 1/r)/(2 ln r) and E[s²] = (r² − r⁻²)/(4 ln r).
-    """
-    g = np.asarray(config.vector, np.float64)
-    cases = {
-        f"uniform ×0.1 = {_fmt(g * 0.1)}": g * 0.1,
-        f"the seed's {_fmt(config.rescaled)}": np.asarray(config.rescaled, np.float64),
-        "sign(g): Adam's first step": np.sign(g),
-        "g ⊙ (1, 1, 10)": g * np.array([1.0] * (g.size - 1) + [10.0]),
-    }
-    angles = {name: degrees(g, v) for name, v in cases.items()}
-    rng = np.random.default_rng(config.seed)
-    spreads = np.geomspace(1.0, config.max_spread, config.spreads)
-    measured = []
-    for r in spreads:
-        x = rng.normal(size=(config.trials, config.dimension))
-        s = np.exp(rng.uniform(-np.log(r), np.log(r), size=x.shape))
-        cos = np.sum(x * s * x, axis=1) / (np.linalg.norm(x, axis=1)
-                                            * np.linalg.norm(s * x, axis=1))
-        measured.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
-    measured = np.array(measured)
-    log_r = np.log(np.maximum(spreads, 1 + 1e-12))
-    mean_s = np.where(spreads > 1, (spreads - 1 / spreads) / (2 * log_r), 1.0)
-    mean_s2 = np.where(spreads > 1, (spreads**2 - spreads**-2) / (4 * log_r), 1.0)
-    theory = np.degrees(np.arccos(np.clip(mean_s / np.sqrt(mean_s2), -1, 1)))
-    return {"vector": g, "cases": {k: list(v) for k, v in cases.items()}, "angles": angles,
-            "spreads": spreads, "angle_q25": np.percentile(measured, 25, axis=1),
-            "angle_median": np.median(measured, axis=1),
-            "angle_q75": np.percentile(measured, 75, axis=1), "angle_theory": theory}
-
-
 # ------------------------------------------------------------ the 2-D quadratic family
 
 
@@ -314,13 +271,14 @@ def first_steps(config: Config, quad: dict) -> dict:
 
 def run(config: Config) -> dict:
     _check(config)
-    seed = seed_example(config)
+    example = _private("seed")
+    seed = example.seed_example(config)
     quad = quadratic_runs(config)
     mnist = mnist_runs(config) if config.mnist else {}
     first = first_steps(config, quad)
     runs = quad["runs"]
     metrics = {
-        "seed_angle_deg": seed["angles"][f"the seed's {_fmt(config.rescaled)}"],
+        "seed_angle_deg": seed["angles"][f"the seed's {example.fmt(config.rescaled)}"],
         "sign_angle_deg": seed["angles"]["sign(g): Adam's first step"],
         "random_angle_at_max_spread": {"median": float(seed["angle_median"][-1]),
                                        "theory": float(seed["angle_theory"][-1])},
@@ -360,7 +318,7 @@ def _median(values) -> float | None:
 
 
 def _angle(a, b) -> float:
-    """NumPy's angle in degrees: the independent reference for ``degrees``."""
+    """NumPy's angle in degrees: the independent reference for the seed module's ``degrees``."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     return math.degrees(math.acos(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))))
 
@@ -471,10 +429,10 @@ def claims(result: dict) -> list[dict]:
     return out
 
 
-def _figures():
-    """experiments/_direction_vs_scale_figures.py (a private module beside this script)."""
-    path = Path(__file__).with_name("_direction_vs_scale_figures.py")
-    spec = importlib.util.spec_from_file_location("_direction_vs_scale_figures", path)
+def _private(topic: str):
+    """experiments/_direction_vs_scale_<topic>.py, a private module beside this script."""
+    path = Path(__file__).with_name(f"_direction_vs_scale_{topic}.py")
+    spec = importlib.util.spec_from_file_location(f"_direction_vs_scale_{topic}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -482,7 +440,7 @@ def _figures():
 
 def plot(result: dict) -> dict:
     s, cfg = result["series"], result["config"]
-    fig, order, budget = _figures(), s["order"], cfg["num_steps"]
+    fig, order, budget = _private("figures"), s["order"], cfg["num_steps"]
     return {
         "seed_example": fig.seed_figure(s["seed"]),
         "cosine_along_runs": fig.cosine_figure(s["quadratic"]["runs"], s["mnist"], order),
