@@ -47,6 +47,8 @@ def test_noise_matches_numpy_per_example_gradients():
         signal = np.sum(gl.mean(0) ** 2) - trace / size
         np.testing.assert_allclose(got["trace_cov"][layer], trace, rtol=1e-10)
         np.testing.assert_allclose(got["grad_sq"][layer], signal, rtol=1e-10)
+        np.testing.assert_allclose(got["batch_grad_sq"][layer], np.sum(gl.mean(0) ** 2),
+                                   rtol=1e-10)
         np.testing.assert_allclose(got["gsnr"][layer], signal / trace, rtol=1e-10)
     total = np.trace(np.cov(g, rowvar=False, ddof=1))
     signal = np.sum(g.mean(0) ** 2) - total / size

@@ -19,7 +19,8 @@ named by ``layer_names(params)``. After divergence every value is NaN.
     "cosines"           cos_previous cos(u_k, u_{k−1}) (NaN at k = 0); cos_descent
                         cos(u_k, −g_k) (1 for plain gradient descent)
     "noise"             from per-example gradients g_i, i = 1..B (``per_example``):
-                        grad_sq ‖G_l‖² and trace_cov tr Σ_l (L,), gsnr = ‖G_l‖²/tr Σ_l
+                        grad_sq ‖G_l‖², batch_grad_sq ‖Ḡ_l‖² and trace_cov tr Σ_l
+                        (L,), gsnr = ‖G_l‖²/tr Σ_l
                         (L,), noise_scale B_simple = tr Σ/‖G‖² (scalar); see ``noise``
     "alpha"             Cockpit's step quality α (scalar); see ``step_quality``
     "sharpness"         λ_max(H) of the loss at p by Lanczos (scalar)
@@ -197,8 +198,10 @@ def noise(per_example, params, batch):
     B_simple = tr Σ/‖G‖² over the whole model: the batch size at which the gradient's
     noise (tr Σ/B) equals its signal (‖G‖²). The covariance of a batch-B mean is Σ/B;
     noise_scale is in examples, not batches. ‖G‖² can come out ≤ 0 when the noise
-    swamps the signal (then gsnr ≤ 0 and B_simple < 0: average numerator and
-    denominator over steps before dividing, as McCandlish et al. do).
+    swamps the signal (then gsnr ≤ 0 and B_simple is NaN: average numerator and
+    denominator over steps before dividing, as McCandlish et al. do). ``batch_grad_sq``
+    is ‖Ḡ_l‖² itself: when the examples are a whole finite training set (full-batch
+    training), Ḡ is the exact gradient and tr Σ/‖Ḡ‖² the training set's own noise scale.
     """
     grads = jax.vmap(jax.grad(per_example), in_axes=(None, 0))(params, batch)
     size = jax.tree.leaves(grads)[0].shape[0]
@@ -208,8 +211,8 @@ def noise(per_example, params, batch):
     mean_sq = _squares(mean)
     trace = size / (size - 1) * (second - mean_sq)
     signal = mean_sq - trace / size
-    return {"grad_sq": signal, "trace_cov": trace, "gsnr": _ratio(signal, trace),
-            "noise_scale": _ratio(jnp.sum(trace), jnp.sum(signal))}
+    return {"grad_sq": signal, "batch_grad_sq": mean_sq, "trace_cov": trace,
+            "gsnr": _ratio(signal, trace), "noise_scale": _ratio(jnp.sum(trace), jnp.sum(signal))}
 
 
 def step_quality(f0, d0, f1, d1):
