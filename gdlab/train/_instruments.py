@@ -162,26 +162,54 @@ def edge(learning_rate, *, momentum: float = 0.0, b1: float | None = None):
 # --------------------------------------------------------------------------- instruments
 
 
-def norms(p, g, u, start):
-    """Per-layer ‖g‖, ‖u‖, ‖p‖, ‖u‖/‖p‖ and the distance ‖p − p₀‖ from the start."""
-    gn, un, pn = (jnp.sqrt(_squares(t)) for t in (g, u, p))
-    distance = jnp.sqrt(jnp.sum(_squares(jax.tree.map(jnp.subtract, p, start))))
+def layer_products(pairs: dict, like) -> dict:
+    """{name: Σ_{i ∈ layer} a_i·b_i, shape (L,)} for every pair (a, b) of pytrees like
+    ``like``: the pairs flattened and stacked, then one reduction per layer (a handful
+    of fused loops instead of one small reduction per leaf and pair)."""
+    sizes = [sum(int(np.size(x)) for x in jax.tree.leaves(layer)) for layer in layers(like)]
+    ends = np.cumsum(sizes)
+    flat = lambda t: ravel_pytree(t)[0]
+    rows = jnp.stack([flat(a) * flat(b) for a, b in pairs.values()])
+    sums = jnp.stack([jnp.sum(rows[:, e - n:e], axis=1) for n, e in zip(sizes, ends,
+                                                                         strict=True)], -1)
+    return dict(zip(pairs, sums, strict=True))
+
+
+def norms(s):
+    """Per-layer ‖g‖, ‖u‖, ‖p‖, ‖u‖/‖p‖ and the distance ‖p − p₀‖ from the start, from
+    the layer sums ``s`` (gg = Σg², uu, pp, dd = Σ(p − p₀)²)."""
+    gn, un, pn = (jnp.sqrt(s[k]) for k in ("gg", "uu", "pp"))
     return {"grad_norm": gn, "update_norm": un, "param_norm": pn,
-            "update_ratio": _ratio(un, pn), "distance": distance}
+            "update_ratio": _ratio(un, pn), "distance": jnp.sqrt(jnp.sum(s["dd"]))}
 
 
-def effective_lr(g, u, state, dtype):
+def effective_lr(s, state, dtype):
     """‖u_l‖/‖g_l‖ per layer and the scheduled rate held in the state (NaN: none)."""
     rate = _get(state, "learning_rate")
     rate = jnp.nan if rate is None or jnp.ndim(rate) else rate
-    return {"effective_lr": jnp.sqrt(_ratio(_squares(u), _squares(g))),
+    return {"effective_lr": jnp.sqrt(_ratio(s["uu"], s["gg"])),
             "scheduled_lr": jnp.asarray(rate, dtype)}
 
 
-def cosines(g, u, previous):
-    """cos(u_k, u_{k−1}) and cos(u_k, −g_k) over the whole model."""
-    return {"cos_previous": _cosine(u, previous),
-            "cos_descent": _cosine(u, jax.tree.map(jnp.negative, g))}
+def cosines(s):
+    """cos(u_k, u_{k−1}) and cos(u_k, −g_k) over the whole model (ug = Σu·g, uv = Σu·v,
+    vv = Σv², v the previous update)."""
+    total = {k: jnp.sum(v) for k, v in s.items()}
+    return {"cos_previous": _ratio(total["uv"], jnp.sqrt(total["uu"] * total["vv"])),
+            "cos_descent": _ratio(-total["ug"], jnp.sqrt(total["uu"] * total["gg"]))}
+
+
+def _pairs(inst, probe, p, g, u) -> dict:
+    """The products the cheap instruments asked for need."""
+    names, pairs = inst.names, {}
+    if {"norms", "effective_lr", "cosines"} & set(names):
+        pairs.update(gg=(g, g), uu=(u, u))
+    if "norms" in names:
+        d = jax.tree.map(jnp.subtract, p, probe["start"])
+        pairs.update(pp=(p, p), dd=(d, d))
+    if "cosines" in names:
+        pairs.update(ug=(u, g), uv=(u, probe["last"]), vv=(probe["last"], probe["last"]))
+    return pairs
 
 
 def noise(per_example, params, batch):
@@ -297,12 +325,14 @@ def values(inst: Instruments, probe, *, params, grad, updates, state, value, los
            data, key, dtype):
     """Every instrument's values at one step (cheap ones always, the rest as asked)."""
     out = {}
+    pairs = _pairs(inst, probe, params, grad, updates)
+    sums = layer_products(pairs, params) if pairs else {}
     if "norms" in inst.names:
-        out.update(norms(params, grad, updates, probe["start"]))
+        out.update(norms(sums))
     if "effective_lr" in inst.names:
-        out.update(effective_lr(grad, updates, state, dtype))
+        out.update(effective_lr(sums, state, dtype))
     if "cosines" in inst.names:
-        out.update(cosines(grad, updates, probe["last"]))
+        out.update(cosines(sums))
     if "noise" in inst.names:
         batch = data if inst.examples is None else inst.examples(data, key)
         out.update(noise(inst.per_example, params, batch))

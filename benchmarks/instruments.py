@@ -1,0 +1,128 @@
+"""What does each instrument cost? Steps with instruments vs plain steps, in one process.
+
+The task: the MNIST-1D MLP (40-32-10 tanh, softmax cross-entropy, float32) trained on
+minibatches of 128 drawn inside the loss (``stochastic``), ``--steps`` steps of one
+compiled ``train.run``. Each row times a run with some instruments recorded, against
+the plain run of the same optimizer (SGD; Adam for the preconditioned sharpness),
+warm (compiled once before timing), the median of ``--repeats`` calls, every variant
+called in turn (round robin) so that all share the machine's load:
+
+  norms+lr+cosines   "norms", "effective_lr", "cosines" at every step
+  noise              per-example gradients of the step's 128 examples, every step
+  noise every 10     the same, every 10th step
+  alpha              one more value_and_grad at the far end of the step, every step
+  sharpness/50       20 Lanczos steps on Hessian-vector products every 50 steps
+  precond/50         the same on Adam's P^{-1/2} H P^{-1/2}, every 50 steps
+
+Targets (issue 18): norms, ratios, cosines and effective LR together <= 1.3x a plain
+step; per-example gradient instruments <= 3x; sharpness every 50 steps <= 1.5x
+amortised. The load average and the device are printed with the table: the two CPU
+cores of a shared machine are noisy, so read ratios, not seconds; each time is taken as
+wall clock and as the process's CPU seconds (all threads), which load disturbs less.
+
+Run:  .venv/bin/python benchmarks/instruments.py [--steps 5000] [--repeats 7]
+Writes benchmarks/out/instruments.json and prints a Markdown table.
+"""
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import optax
+
+import gdlab
+from gdlab import train
+
+BATCH = 128
+ROWS = {
+    "norms+lr+cosines": dict(instruments=("norms", "effective_lr", "cosines"), every=1),
+    "noise (per-example)": dict(instruments=("noise",), every=1),
+    "noise every 10": dict(instruments=("noise",), every=10),
+    "alpha": dict(instruments=("alpha",), every=1),
+    "sharpness every 50": dict(instruments=("sharpness",), every=50),
+    "precond. sharpness every 50 (Adam)": dict(instruments=("preconditioned_sharpness",),
+                                               every=50, adam=True),
+}
+TARGETS = {"norms+lr+cosines": 1.3, "noise (per-example)": 3.0, "sharpness every 50": 1.5,
+           "precond. sharpness every 50 (Adam)": 1.5}
+
+
+def setup():
+    p = gdlab.problems.get("mnist1d_mlp", batch_size=BATCH, dtype="float32")
+    data = {"x": p.data["x"], "y": p.data["y"]}
+    size = data["y"].shape[0]
+
+    def examples(data, key):  # the minibatch the step's loss draws with the same key
+        index = jax.random.randint(key, (BATCH,), 0, size)
+        return {"x": data["x"][index], "y": data["y"][index]}
+
+    def one(params, example):
+        return p.loss(params, jax.tree.map(lambda a: a[None], example))
+
+    return p.stochastic, p.init(jax.random.key(0)), data, examples, one
+
+
+def timed(fn):
+    """(wall seconds, CPU seconds of the process, all threads) of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=5000)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    loss, params, data, examples, one = setup()
+    key = jax.random.key(1)
+    sgd, adam = optax.sgd(0.1), optax.adam(1e-3)
+
+    def call(opt, **kw):
+        return lambda: jax.block_until_ready(train.run(
+            loss, params, opt, args.steps, data=data, key=key, record=50, **kw).best_loss)
+
+    calls = {"plain SGD": call(sgd), "plain Adam": call(adam)}
+    for name, spec in ROWS.items():
+        calls[name] = call(adam if spec.get("adam") else sgd, instruments=spec["instruments"],
+                           instrument_every=spec["every"], per_example=one, examples=examples)
+    for fn in calls.values():
+        fn()  # compile everything before timing
+    times = {name: [] for name in calls}
+    for _ in range(args.repeats):  # round robin: every variant sees the same load
+        for name, fn in calls.items():
+            times[name].append(timed(fn))
+    times = {name: np.median(t, axis=0) for name, t in times.items()}  # (wall, cpu)
+    rows = []
+    for name, spec in ROWS.items():
+        base, inst = times["plain Adam" if spec.get("adam") else "plain SGD"], times[name]
+        rows.append({"instruments": name, "target": TARGETS.get(name),
+                     "plain_ms_per_step": (1e3 * base / args.steps).tolist(),
+                     "instrumented_ms_per_step": (1e3 * inst / args.steps).tolist(),
+                     "ratio_wall": float(inst[0] / base[0]), "ratio_cpu": float(inst[1] / base[1])})
+        print(f"{name}: {inst[0] / base[0]:.2f}x wall, {inst[1] / base[1]:.2f}x CPU", flush=True)
+    load = os.getloadavg()
+    meta = {"device": str(jax.devices()[0]), "backend": jax.default_backend(),
+            "cpus": os.cpu_count(), "load_average": load, "steps": args.steps,
+            "repeats": args.repeats, "batch": BATCH}
+    print(f"\n{meta['backend']} ({meta['device']}), {meta['cpus']} CPUs, load average "
+          f"{load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}; {args.steps} steps, median of "
+          f"{args.repeats}\n")
+    print("| instruments | plain ms/step (wall) | with (wall) | ratio wall | ratio CPU | target |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        target = f"<= {r['target']}x" if r["target"] else "-"
+        print(f"| {r['instruments']} | {r['plain_ms_per_step'][0]:.3f} | "
+              f"{r['instrumented_ms_per_step'][0]:.3f} | {r['ratio_wall']:.2f}x | "
+              f"{r['ratio_cpu']:.2f}x | {target} |")
+    out = Path(__file__).parent / "out"
+    out.mkdir(exist_ok=True)
+    (out / "instruments.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
