@@ -68,17 +68,19 @@ def expected_best(tune_score, heldout_score, ks: Sequence[int], *, resamples: in
                   seed: int = 0) -> dict:
     """Budget curve: for each k, draw k of the trials (with replacement), pick the one
     with the lowest tuning score, and record its held-out score. Returns {"k", "mean",
-    "lo", "hi"} (mean and 5-95 % band over the draws; +inf draws make the mean +inf)."""
+    "median", "lo", "hi"} over the draws (5-95 % band; a diverged pick is +inf, which makes
+    the mean +inf: the median stays finite while most picks converge)."""
     t = np.asarray(tune_score, np.float64)
     h = np.asarray(heldout_score, np.float64)[: t.size]
     rng = np.random.default_rng(seed)
-    out = {"k": [], "mean": [], "lo": [], "hi": []}
+    out = {"k": [], "mean": [], "median": [], "lo": [], "hi": []}
     for k in ks:
         idx = rng.integers(0, t.size, (resamples, int(k)))
         pick = idx[np.arange(resamples), np.argmin(t[idx], axis=1)]
         got = h[pick]
         out["k"].append(int(k))
         out["mean"].append(float(np.mean(got)))
+        out["median"].append(float(np.quantile(got, 0.5, method="nearest")))
         lo, hi = np.quantile(got, [0.05, 0.95], method="nearest")
         out["lo"].append(float(lo))
         out["hi"].append(float(hi))
