@@ -207,7 +207,8 @@ def inspect(opts, progress=None, plan=None) -> dict:
         traj = train.run(problem.loss, params, transform, opts.steps, **common)
         grid, loss = {}, traj.loss[None]
         inst = {k: v[None] for k, v in traj.instruments.items()}
-        status, diverged_at = [traj.status], [traj.diverged_at]
+        status = [traj.status]
+        diverged_at = [-1 if traj.diverged_at is None else traj.diverged_at]
         steps, inst_steps = traj.steps, traj.instrument_steps
     else:
         name, values = sweep

@@ -31,7 +31,7 @@ def test_sgd_matches_closed_form_float64():
     np.testing.assert_allclose(traj.params, expected, rtol=1e-13, atol=0)
     np.testing.assert_allclose(traj.loss, 0.5 * LAM * expected**2, rtol=1e-12)
     np.testing.assert_allclose(traj.grad_norm, np.abs(LAM * expected), rtol=1e-12)
-    assert traj.status == "ok" and traj.diverged_at == -1
+    assert traj.status == "ok" and traj.diverged_at is None
     assert traj.final_loss == pytest.approx(0.5 * LAM * expected[-1] ** 2, rel=1e-12)
 
 

@@ -10,9 +10,10 @@ Divergence is an outcome, not a crash. A run diverges at the first step k whose 
 is non-finite or exceeds ``divergence_factor · max(|loss[0]|, 1)``; from then on the
 parameters are frozen at params[k], and loss[j], grad_norm[j] are NaN for j > k.
 Summaries (``final_loss``, ``best_loss``) never contain NaN: a diverged run's
-``final_loss`` is +inf, and ``status`` says "diverged" with ``diverged_at = k`` (−1: never,
-in ``run`` and ``sweep`` alike). Iterates are kept only when asked (``record_params=True``,
-the same default in both).
+``final_loss`` is +inf, and ``status`` says "diverged" with ``diverged_at = k`` (never:
+None for one run, as DESIGN.md's contract says, −1 in a sweep's array). ``run`` keeps the
+iterates by default (``traj.params``, the trajectory); ``sweep`` keeps them only when asked
+(``record_params=True``): every iterate of every run of a grid rarely fits in memory.
 
 Loss functions come in three shapes, chosen by keywords:
 

@@ -55,16 +55,18 @@ class Trajectory:
     """One run. ``loss[i]`` and ``params[i]`` belong to step ``steps[i]`` (all steps by default,
     so index k = after k updates); ``best_loss`` and ``steps_to_target`` see every step.
 
-    As in ``Sweep``: ``diverged_at`` is the divergence step or −1 (never), and
-    ``steps_to_target`` the first step at or below ``target``, −1 (never) or None (no
-    target); ``params`` is None unless ``record_params=True``.
+    ``diverged_at`` is the divergence step, or None when the run did not diverge (the
+    public contract of ``gdlab.train.run``; ``Sweep.diverged_at`` holds the same steps in
+    an array, with −1 for "never" since an array cannot hold None). ``steps_to_target`` is
+    the first step at or below ``target``, −1 (never) or None (no target). ``params`` holds
+    the iterates (the default ``record_params=True``); None with ``record_params=False``.
     """
 
     params: Any
     loss: np.ndarray
     grad_norm: np.ndarray
     final_params: Any
-    diverged_at: int
+    diverged_at: int | None
     steps: np.ndarray
     best_loss: float
     steps_to_target: int | None = None
@@ -73,7 +75,7 @@ class Trajectory:
 
     @property
     def status(self) -> str:
-        return "ok" if self.diverged_at < 0 else "diverged"
+        return "ok" if self.diverged_at is None else "diverged"
 
     @property
     def num_steps(self) -> int:
@@ -82,7 +84,7 @@ class Trajectory:
     @property
     def final_loss(self) -> float:
         """The loss after the last update, or +inf if the run diverged."""
-        return float("inf") if self.diverged_at >= 0 else float(self.loss[-1])
+        return float("inf") if self.diverged_at is not None else float(self.loss[-1])
 
 
 def objective(loss_fn, has_data: bool, stochastic: bool):
@@ -274,7 +276,7 @@ def run(
     eval_fn=None,
     divergence_factor: float | None = DIVERGENCE_FACTOR,
     record="all",
-    record_params: bool = False,
+    record_params: bool = True,
     target: float | None = None,
     memory_limit: float | None = None,
     instruments=(),
@@ -297,8 +299,10 @@ def run(
       record: "all" steps, every k-th step (an int dividing num_steps), or "summary"
         (only the first and last loss; best loss, divergence and target steps are
         still exact). Bounded memory for long runs.
-      record_params: keep the iterates at the recorded steps (``traj.params``); off by
-        default, as in ``sweep`` (``final_params`` is always kept).
+      record_params: keep the iterates at the recorded steps (``traj.params``, on by
+        default: one run's trajectory is what ``run`` is for). ``sweep`` defaults to off,
+        since every iterate of every run of a grid rarely fits; ``final_params`` is always
+        kept by ``run``.
       target: if given, ``steps_to_target`` is the first step with loss <= target.
       memory_limit: refuse (ValueError, before compiling) a run whose recorded outputs
         are estimated above this many bytes (None: 2 GiB); see ``record``.
@@ -334,7 +338,7 @@ def run(
         loss=out["loss"],
         grad_norm=out["grad_norm"],
         final_params=out["final_params"],
-        diverged_at=dead_at,
+        diverged_at=None if dead_at < 0 else dead_at,
         steps=policy.steps(num_steps),
         best_loss=float(out["best_loss"]),
         steps_to_target=None if target is None else hit,
