@@ -227,11 +227,9 @@ def quadratic_runs(config: Config) -> dict:
 def mnist_runs(config: Config) -> dict:
     """Full-batch runs of an MLP on MNIST-1D (float32) at fixed learning rates from
     ``mnist_seeds`` initialisations; the cosine of every update with −∇f at its start."""
-    d = gdlab.data.mnist1d(seed=0)
-    data = {"x": jnp.asarray(d["x"][:config.mnist_train_size], jnp.float32),
-            "y": jnp.asarray(d["y"][:config.mnist_train_size])}
-    model = gdlab.models.mlp([40, config.mnist_hidden, 10], dtype=jnp.float32)
-    loss = gdlab.losses.objective(model.apply, gdlab.losses.softmax_cross_entropy)
+    problem = gdlab.problems.get("mnist1d_mlp", hidden=config.mnist_hidden,
+                                 train_size=config.mnist_train_size)  # tanh, Xavier
+    loss, data = problem.loss, {"x": problem.data["x"], "y": problem.data["y"]}
 
     @jax.jit
     def cosines(history, data):
@@ -243,7 +241,7 @@ def mnist_runs(config: Config) -> dict:
     seeds = list(range(config.seed, config.seed + config.mnist_seeds))
     out = {}
     for name, lr in zip(config.optimizers, config.mnist_learning_rates, strict=True):
-        sw = train.sweep(loss, model.init, name, {"learning_rate": [lr]}, config.mnist_steps,
+        sw = train.sweep(loss, problem.init, name, {"learning_rate": [lr]}, config.mnist_steps,
                          seeds=seeds, data=data, record_params=True,
                          hyperparameters=FIXED.get(name))
         cos = np.stack([np.asarray(cosines(jax.tree.map(lambda a, k=k: a[0, k], sw.params),
