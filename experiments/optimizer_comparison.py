@@ -379,6 +379,24 @@ def claims(result: dict) -> list[dict]:
                           f"{cfg['target']:g} from a held-out start within {cfg['num_steps']} "
                           "steps (its many local minima)", reached, "0 reached for every one",
                           all(v == 0 for v in reached.values()), seeds=heldout))
+    newton = {b: _row(result, b, "newton") for b in ("beale", "himmelblau")}
+    if all(newton.values()):
+        out.append(C.fact("beale, himmelblau: tuned Newton reaches the target from none of the "
+                          "held-out starts (H⁻¹g also points at saddles and maxima: ◆ in the "
+                          "path figures); the gradient methods do",
+                          {b: r["reached"] for b, r in newton.items()}, "0 reached on both",
+                          all(r["reached"] == 0 for r in newton.values()), seeds=heldout))
+    for g in s["groups"]:
+        free = [e for e in g["entries"] if e["rows"][0].get("lr_free")]
+        gd = _row(result, g["name"], "gd")
+        if g["name"] == "rosenbrock" and free and gd:
+            r = free[0]["rows"]
+            eff = {"tuned": r[0]["effective_lr"], "defaults": r[1]["effective_lr"],
+                   "gd tuned η": gd["hyperparameters"]["learning_rate"]}
+            out.append(C.fact(f"rosenbrock: learning-rate-free {free[0]['optimizer']} at its "
+                              "defaults takes steps ‖Δx‖/‖∇f‖ of the same order as the swept GD "
+                              "optimum (within 10×)", eff, "ratio in [0.1, 10]",
+                              0.1 <= eff["defaults"] / eff["gd tuned η"] <= 10))
     edges = {f"{g['name']}/{e['optimizer']}": e["rows"][0]["edge"] for g in s["groups"]
              for e in g["entries"] if e["rows"][0]["edge"]}
     out.append(C.fact("tuned optima in the outer 5 % of a search range are flagged in the table "
