@@ -53,6 +53,7 @@ def plot(result: dict) -> dict:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend()
     ax = axes[0, 1]
+    ax.set_yscale("log")  # the factor spans decades for large α·input² (and never overflows)
     xs = plotting.array(eff["scale_inputs"])
     ax.plot(xs, plotting.array(eff["theory_factor"]), label="theory |1 − α·input²|",
             **plotting.THEORY)
@@ -60,12 +61,16 @@ def plot(result: dict) -> dict:
     ax.axhline(1, color="#D55E00", linewidth=1, label="1: beyond it the error grows")
     alpha = result["config"]["alpha"]
     ax.axvline(np.sqrt(2 / alpha), color="0.5", linewidth=0.8, linestyle=":")
-    ax.annotate("α = 1/input²: factor 0,\none step lands on the goal", xy=(1 / np.sqrt(alpha), 0),
-                xytext=(0.15, 0.55), textcoords="axes fraction", fontsize=8,
-                arrowprops={"arrowstyle": "->", "color": "0.3"})
-    ax.set(xlabel="input", ylabel="factor on pred − goal per step",
+    floor = 1e-2  # the factor 0 at α·input² = 1 (measured: round-off) is drawn at the floor
+    factors = plotting.array(eff["theory_factor"])
+    top = np.nanmax(np.where(np.isfinite(factors), factors, np.nan), initial=1.0)
+    ax.set_ylim(floor, max(100.0, 30 * top))  # room above the data for the legend
+    ax.annotate("α = 1/input²: factor 0,\none step lands on the goal",
+                xy=(1 / np.sqrt(alpha), floor), xytext=(0.03, 0.12), textcoords="axes fraction",
+                fontsize=8, arrowprops={"arrowstyle": "->", "color": "0.3"})
+    ax.set(xlabel="input", ylabel="factor on pred − goal per step (log)",
            title="bigger input, bigger step (α = 1):\nbeyond input = √2 the error grows")
-    ax.legend()
+    ax.legend(loc="upper left", fontsize=8)
     figures["effects"] = fig
 
     st = s["stability"]
