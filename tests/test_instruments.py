@@ -190,6 +190,12 @@ def test_history_follows_the_record_policy_and_divergence_is_nan():
     assert np.isnan(traj.instruments["grad_norm"][-1]).all()
     traj = train.run(f, jnp.ones(2), optax.sgd(0.01), 20, record=5, instruments=("norms",))
     np.testing.assert_array_equal(traj.instrument_steps, [0, 5, 10, 15, 20])
+    every_step = train.Instruments(("norms",), every=1)  # its own policy beats record's
+    traj = train.run(f, jnp.ones(2), optax.sgd(0.01), 20, record=5, instruments=every_step)
+    np.testing.assert_array_equal(traj.instrument_steps, np.arange(21))
+    traj = train.run(f, jnp.ones(2), optax.sgd(0.01), 20, record=5, instruments=every_step,
+                     instrument_every=10)
+    np.testing.assert_array_equal(traj.instrument_steps, [0, 10, 20])
 
 
 def test_bad_instrument_arguments_are_refused():

@@ -51,7 +51,8 @@ EXPENSIVE = ("noise", "alpha", "sharpness", "preconditioned_sharpness")
 class Instruments:
     """Which instruments a run records, how often, and their settings.
 
-    ``every``: record at steps 0, e, 2e, … (None: first and last step); ``per_example``:
+    ``every``: record at steps 0, e, 2e, … (None: first and last step; "record": as the
+    run's recording policy, unless ``instrument_every`` says otherwise); ``per_example``:
     ``loss(params, example) -> scalar`` for one example (needed by "noise");
     ``examples``: ``examples(data, key) -> batch`` with a leading batch axis, the
     examples step k sees (None: ``data`` itself, the full batch); ``lanczos_steps``: m
@@ -60,7 +61,7 @@ class Instruments:
     """
 
     names: tuple[str, ...]
-    every: int | None = 1
+    every: int | None | str = "record"
     per_example: Callable | None = None
     examples: Callable | None = None
     lanczos_steps: int = 20
@@ -88,8 +89,7 @@ def parse(instruments, every, per_example, examples, record, num_steps) -> Instr
     if unknown or not names:
         raise ValueError(f"unknown instrument(s) {unknown or names!r}; valid: {', '.join(NAMES)}")
     if every is None:
-        every = instruments.every if isinstance(instruments, Instruments) and \
-            instruments.every != 1 else record.every
+        every = record.every if instruments.every == "record" else instruments.every
     if every is not None and (isinstance(every, bool) or not isinstance(every, int | np.integer)
                               or every < 1):
         raise ValueError(f"instrument_every must be a positive int or None, got {every!r}")
