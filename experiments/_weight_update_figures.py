@@ -64,7 +64,7 @@ def plot(result: dict) -> dict:
     floor = 1e-2  # the factor 0 at α·input² = 1 (measured: round-off) is drawn at the floor
     factors = plotting.array(eff["theory_factor"])
     top = np.nanmax(np.where(np.isfinite(factors), factors, np.nan), initial=1.0)
-    ax.set_ylim(floor, max(100.0, 30 * top))  # room above the data for the legend
+    ax.set_ylim(floor, min(max(100.0, 30 * top), 1e300))  # room above for the legend
     ax.annotate("α = 1/input²: factor 0,\none step lands on the goal",
                 xy=(1 / np.sqrt(alpha), floor), xytext=(0.03, 0.12), textcoords="axes fraction",
                 fontsize=8, arrowprops={"arrowstyle": "->", "color": "0.3"})
