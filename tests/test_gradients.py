@@ -1,5 +1,5 @@
-"""gdlab.gradients against NumPy, hand-written backpropagation and closed forms;
-the vanishing_gradients experiment's claims in quick mode."""
+"""gdlab.gradients against NumPy, hand-written backpropagation and closed forms (the
+vanishing_gradients experiment's own tests are in test_vanishing_gradients.py)."""
 
 import math
 
@@ -273,45 +273,3 @@ def test_linear_chain_powers_equal_q_lambda_t_qt():
         gradients.linear_chain(jnp.ones((2, 3)), jnp.ones(2), 1)
     with pytest.raises(ValueError, match="num_steps"):
         gradients.linear_chain(jnp.eye(2), jnp.ones(2), -1)
-
-
-# --------------------------------------------------------------------------- the experiment
-
-
-@pytest.fixture(scope="module")
-def quick(quick_run):
-    _, config, output = quick_run("vanishing_gradients")
-    return config, output["metrics"]
-
-
-@pytest.mark.xdist_group("vanishing_gradients")
-def test_quick_mode_chain_claims(quick):
-    _, metrics = quick
-    assert metrics["chain_grad_max_rel_error"] < 1e-13
-    assert metrics["matrix_power_max_rel_error"] < 1e-12
-    # float32: 0.1^(l−1) drops below the smallest normal number from l = 39 on (XLA's CPU
-    # flushes subnormals to zero), below the smallest subnormal from l = 46; and 10^(l−1)
-    # exceeds float32's largest number (3.4e38) from l = 40 on.
-    finfo = np.finfo(np.float32)
-    power = np.cumprod(np.r_[np.float32(1), np.full(59, 0.1, np.float32)])  # NumPy float32
-    flush = 1 + np.argmax(power < finfo.tiny)
-    gradual = 1 + np.argmax(power == 0)
-    assert (flush, gradual) == (39, 47)
-    chain = metrics["float32_chain_depth"]
-    assert chain["w_0.1_first_zero"] in (flush, gradual)
-    assert chain["w_10_first_inf"] == 1 + np.argmax(10.0 ** np.arange(60) > finfo.max) == 40
-
-
-@pytest.mark.xdist_group("vanishing_gradients")
-def test_quick_mode_sigmoid_vanishes_and_remedies_lift_it(quick):
-    config, metrics = quick
-    ratios = {name: r[f"gradient_ratio_depth_{config.remedy_ratio_depths[0]}"]
-              for name, r in metrics["remedies"].items()}
-    assert config.remedy_ratio_depths[0] == 20
-    baseline = ratios["sigmoid_xavier"]
-    assert 0 < baseline < 1e-8  # first layer's gradient ≪ last layer's at depth 20
-    assert ratios["relu_he"] > 1e6 * baseline  # orders of magnitude
-    assert ratios["sigmoid_xavier_residual"] > 1e6 * baseline
-    assert ratios["sigmoid_he"] > 10 * baseline  # a larger gain helps, a little
-    factor = metrics["signal_factor_per_layer_depth_20"]["sigmoid_xavier"]
-    assert factor["theory"] == 0.25 and 0.15 < factor["measured"] <= 0.25  # σ' ≤ 1/4

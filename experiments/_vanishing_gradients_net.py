@@ -1,0 +1,176 @@
+"""The MLP of vanishing_gradients with its hidden layers stacked: one compile for every depth.
+
+A depth-L network has L weight layers, 40 -> width × (L − 1) -> 10:
+
+    z_1 = x W_1 + b_1,                       h_1 = φ(z_1)
+    z_ℓ = h_{ℓ−1} W_ℓ + b_ℓ  (ℓ = 2..L−1),    h_ℓ = φ(LN(z_ℓ)) [+ h_{ℓ−1}]
+    logits = h_{L−1} W_L + b_L
+
+(LN: layer norm without learned scale when ``normalize``; the skip when ``residual``.)
+The square layers W_2..W_{M−1} of a network of maximal depth M are one array of shape
+(M − 2, width, width) run by ``lax.scan``; a layer at or beyond the (traced) ``depth``
+is skipped, h passes through unchanged and its gradient is exactly 0. So one compiled
+function serves every depth ≤ M, and the depth can be swept like a learning rate
+(``train.sweep`` passes grid names the optimizer does not take to the loss).
+
+Per-layer arrays (``layer_norms``) are in the order W_1, W_2, …, W_{M−1}, W_L;
+``select(values, depth)`` keeps the L entries of a depth-L network.
+"""
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gdlab import gradients, losses, models
+
+IN, OUT = 40, 10
+# init name -> (models.init_weight rule, gain); "normal_*" use std = gain/√width
+RULES = {"normal_small": "normal", "normal_large": "normal", "xavier": "xavier", "he": "he",
+         "orthogonal": "orthogonal"}
+
+
+def init(key, *, width: int, max_depth: int, rule: str, scale: float = 1.0, dtype=jnp.float32):
+    """Parameters {"first", "hidden", "last"} of a depth-``max_depth`` network (biases 0)."""
+    k1, k2, k3 = jax.random.split(key, 3)
+
+    def weight(k, n_in, n_out):
+        return models.init_weight(n_in, n_out, rule, key=k, scale=scale, dtype=dtype)
+
+    keys = jax.random.split(k2, max(max_depth - 2, 1))[: max_depth - 2]
+    hidden = (jax.vmap(lambda k: weight(k, width, width))(keys) if max_depth > 2
+              else jnp.zeros((0, width, width), dtype))
+    return {"first": {"w": weight(k1, IN, width), "b": jnp.zeros(width, dtype)},
+            "hidden": {"w": hidden, "b": jnp.zeros((max_depth - 2, width), dtype)},
+            "last": {"w": weight(k3, width, OUT), "b": jnp.zeros(OUT, dtype)}}
+
+
+def init_fn(name: str, *, width: int, max_depth: int, gain: float, dtype=jnp.float32):
+    """``key -> params`` for an init name of ``RULES`` with the given gain."""
+    rule = RULES[name]
+    scale = gain / math.sqrt(width) if rule == "normal" else 1.0
+    return functools.partial(init, width=width, max_depth=max_depth, rule=rule, scale=scale,
+                             dtype=dtype)
+
+
+def init_key(seed):
+    """The init key of ``seed`` as ``train.sweep`` makes it (split(key(seed))[0]), so seed s
+    is the same network at init and in training."""
+    return jax.random.split(jax.random.key(seed))[0]
+
+
+@functools.partial(jax.jit, static_argnames=("inits", "width", "max_depth", "dtype"))
+def init_stack(seeds, *, inits: tuple, width: int, max_depth: int, dtype=jnp.float32):
+    """Params of every (init name, gain) of ``inits`` (axis 0) and seed (axis 1), in one
+    compiled call (an eager vmap would compile every primitive on its own)."""
+    keys = jax.vmap(init_key)(jnp.asarray(seeds))
+    trees = [jax.vmap(init_fn(name, width=width, max_depth=max_depth, gain=g, dtype=dtype))(keys)
+             for name, g in inits]
+    return jax.tree.map(lambda *a: jnp.stack(a), *trees)
+
+
+def _layer_norm(z):
+    mean = jnp.mean(z, axis=-1, keepdims=True)
+    return (z - mean) * jax.lax.rsqrt(jnp.mean(jnp.square(z - mean), -1, keepdims=True) + 1e-5)
+
+
+def forward(params, x, depth, *, activation: str, residual=False, normalize=False, eps=None,
+            hidden=False):
+    """Logits of the depth-``depth`` network; ``eps`` (optional) is added to every z_ℓ
+    (ℓ = 1..L−1, and the logits), so ∂L/∂eps is the error signal δ_ℓ. With ``hidden``:
+    (logits, [h_1, h_2 … h_{M−1}] stacked), layers beyond the depth repeating h_{L−1}."""
+    act = models.get_activation(activation)
+    dtype = params["first"]["w"].dtype
+    eps = eps or {"first": jnp.zeros((), dtype), "last": jnp.zeros((), dtype),
+                  "hidden": jnp.zeros(params["hidden"]["b"].shape[:1], dtype)}
+    norm = _layer_norm if normalize else (lambda z: z)
+    h = act(norm(x @ params["first"]["w"] + params["first"]["b"][None]) + eps["first"])
+
+    def layer(h, inputs):
+        w, b, e, i = inputs
+        a = act(norm(h @ w + b[None]) + e)
+        new = h + a if residual else a
+        h = jnp.where(i + 2 < depth, new, h)
+        return h, h
+
+    stack = params["hidden"]
+    steps = jnp.arange(stack["w"].shape[0])
+    h1 = h
+    h, hs = jax.lax.scan(layer, h, (stack["w"], stack["b"], eps["hidden"], steps))
+    logits = h @ params["last"]["w"] + params["last"]["b"][None] + eps["last"]
+    return (logits, jnp.concatenate([h1[None], hs])) if hidden else logits
+
+
+@functools.cache
+def loss(activation: str, residual: bool = False, normalize: bool = False):
+    """``loss(params, data, depth)``: mean softmax cross entropy (one object per
+    architecture, so sweeps of the same architecture share a compilation)."""
+
+    def f(params, data, depth):
+        logits = forward(params, data["x"], depth, activation=activation, residual=residual,
+                         normalize=normalize)
+        return jnp.mean(losses.softmax_cross_entropy(logits, data["y"]))
+
+    return f
+
+
+def spread(params, x, depth, *, activation: str):
+    """How different the examples still look at the last hidden layer: the std over
+    examples of h_{L−1} (mean over units) divided by that of h_1. Near 0 the forward
+    signal has collapsed: every input gives nearly the same features."""
+    _, hs = forward(params, x, depth, activation=activation, hidden=True)
+    std = jnp.mean(jnp.std(hs, axis=1), axis=-1)  # (M − 1,)
+    last = jnp.take(std, jnp.asarray(depth, jnp.int32) - 2)
+    return last / std[0]
+
+
+def weights(tree) -> list:
+    """[W_1, the stacked W_2..W_{M−1}, W_L] of a params (or gradient) tree."""
+    return [tree["first"]["w"], tree["hidden"]["w"], tree["last"]["w"]]
+
+
+def _per_layer(fn, tree):
+    """fn on every weight matrix, W_1 … W_L: shape (M,)."""
+    first, hidden, last = weights(tree)
+    return jnp.concatenate([fn(first)[None], jax.vmap(fn)(hidden), fn(last)[None]])
+
+
+def layer_norms(tree):
+    """‖W_ℓ‖ (underflow-safe, ``gradients.norm``) for ℓ = 1..M."""
+    return _per_layer(gradients.norm, tree)
+
+
+def zero_fractions(tree):
+    """Fraction of exactly-zero entries of every W_ℓ."""
+    return _per_layer(lambda w: jnp.mean(w == 0), tree)
+
+
+def select(values, depth: int) -> np.ndarray:
+    """The ``depth`` layers of a depth-``depth`` network from per-layer values (…, M)."""
+    values = np.asarray(values)
+    return np.concatenate([values[..., : depth - 1], values[..., -1:]], axis=-1)
+
+
+def measure(params, data, depth, *, activation, residual=False, normalize=False):
+    """At one point: loss, ‖∂L/∂W_ℓ‖ and exact-zero fractions per layer, ‖δ_ℓ‖ per layer
+    (z_1 … z_{M−1}, logits) and ‖W_ℓ‖."""
+    n = data["x"].shape[0]
+    width = params["first"]["b"].shape[0]
+    eps = {"first": jnp.zeros((n, width), params["first"]["w"].dtype),
+           "hidden": jnp.zeros((params["hidden"]["w"].shape[0], n, width),
+                               params["first"]["w"].dtype),
+           "last": jnp.zeros((n, OUT), params["first"]["w"].dtype)}
+
+    def objective(p, e):
+        logits = forward(p, data["x"], depth, activation=activation, residual=residual,
+                         normalize=normalize, eps=e)
+        return jnp.mean(losses.softmax_cross_entropy(logits, data["y"]))
+
+    value, (g, d) = jax.value_and_grad(objective, argnums=(0, 1))(params, eps)
+    deltas = jnp.concatenate([gradients.norm(d["first"])[None],
+                              jax.vmap(gradients.norm)(d["hidden"]),
+                              gradients.norm(d["last"])[None]])
+    return {"loss": value, "grad_norm": layer_norms(g), "zero_fraction": zero_fractions(g),
+            "delta_norm": deltas, "weight_norm": layer_norms(params)}

@@ -1,0 +1,139 @@
+"""vanishing_gradients in training: steps to a target loss vs depth and budget, Adam, the
+exploding networks (a scale problem vs a ratio problem) and the remedies.
+
+Every study is one ``train.sweep`` (learning rates × depths × init seeds in one compiled,
+vmapped call) of full-batch training on the stacked network of
+``_vanishing_gradients_net``; steps to the target are exact whatever is recorded.
+"""
+
+import _vanishing_gradients_net as net  # noqa: I001
+import jax
+import numpy as np
+import optax
+
+from gdlab import train
+
+
+def clipped_sgd(learning_rate, max_norm=1.0) -> optax.GradientTransformation:
+    """Gradient descent on the gradient rescaled to global norm ≤ max_norm."""
+    return optax.chain(optax.clip_by_global_norm(max_norm), optax.sgd(learning_rate))
+
+
+def seeds(config) -> list[int]:
+    return list(range(config.seed, config.seed + config.seeds))
+
+
+def _never_inf(steps) -> np.ndarray:
+    steps = np.asarray(steps, float)
+    return np.where(steps >= 0, steps, np.inf)
+
+
+def study(config, data, *, activation, init, depths, learning_rates, num_steps, gain=1.0,
+          optimizer="sgd", hyperparameters=None, residual=False, normalize=False,
+          record_every=None, weights=False, width=None) -> dict:
+    """One sweep: learning rates × depths × seeds. The best rate per depth is the argmin of
+    the median (over seeds) steps to ``config.target_loss`` (never = ∞), with its edge."""
+    depths = [int(d) for d in depths]
+    lrs = np.asarray(learning_rates, float)
+    width = width or config.train_width
+    init_fn = net.init_fn(init, width=width, max_depth=max(depths), gain=gain)
+    every = num_steps if weights else (record_every or num_steps)
+    sw = train.sweep(net.loss(activation, residual, normalize), init_fn, optimizer,
+                     {"learning_rate": lrs, "depth": np.asarray(depths, float)}, num_steps,
+                     seeds=seeds(config), data=data, record=every, target=config.target_loss,
+                     hyperparameters=hyperparameters, record_params=weights)
+    steps = np.asarray(sw.steps_to_target)  # (lrs, depths, seeds), −1: never
+    out = {"depths": depths, "learning_rates": lrs, "num_steps": num_steps,
+           "steps": steps, "diverged_at": np.asarray(sw.diverged_at),
+           "final_loss": sw.final_loss, "initial_loss": np.asarray(sw.loss[..., 0]),
+           "recorded_steps": np.asarray(sw.steps), "best": []}
+    curves = []
+    for j in range(len(depths)):
+        b = train.best(_never_inf(steps[:, j]), {"learning_rate": lrs})
+        if not b.found:  # never reached: the best is the lowest median final loss
+            b = train.best(sw.final_loss[:, j], {"learning_rate": lrs})
+            reached = False
+        else:
+            reached = True
+        i = b.index[0]
+        out["best"].append({"index": i, "learning_rate": float(lrs[i]), "edges": b.edges,
+                            "reached": reached, "describe": b.describe({"learning_rate": "η"}),
+                            "steps": steps[i, j]})
+        curves.append(np.asarray(sw.loss[i, j]))
+    out["curve"] = np.asarray(curves)  # (depths, seeds, recorded steps) at the best rate
+    if weights:
+        start = jax.tree.map(lambda a: a[:, :, :, 0], sw.params)  # the recorded step 0
+        out["relative_change"] = np.asarray(_relative_change(sw.final_params, start),
+                                            np.float64)  # (lrs, depths, seeds, M)
+    return out
+
+
+@jax.jit
+def _relative_change(final, start):
+    """‖W_ℓ(T) − W_ℓ(0)‖ / ‖W_ℓ(0)‖ per layer; final has leading axes (lrs, depths, seeds)."""
+    per_run = jax.vmap(jax.vmap(jax.vmap(net.layer_norms)))
+    return per_run(jax.tree.map(lambda a, b: a - b, final, start)) / per_run(start)
+
+
+def finish(config, data) -> dict:
+    """"Can we always finish, just slowly?": steps to the target vs depth, for each
+    activation (xavier), one budget sweep each; and Adam at a tuned rate on sigmoid."""
+    out = {}
+    for act in config.train_activations:
+        sigmoid = act == "sigmoid"
+        out[act] = study(config, data, activation=act, init="xavier", depths=config.train_depths,
+                         learning_rates=(config.sigmoid_learning_rates if sigmoid
+                                         else config.learning_rates),
+                         num_steps=config.num_steps if sigmoid else config.short_steps,
+                         record_every=config.record_every)
+    out["adam"] = study(config, data, activation="sigmoid", init="xavier",
+                        depths=config.adam_depths, learning_rates=config.adam_learning_rates,
+                        num_steps=config.adam_steps, optimizer="adam",
+                        record_every=config.record_every)
+    return out
+
+
+def exploding(config, data) -> dict:
+    """Two different ways to explode.
+
+    scale: relu with gain 2 at depth ``remedy_depth``: every layer's gradient is large,
+    by about the same factor; a smaller rate fixes it (plain GD vs clipping).
+    ratio: tanh with gain 2 at depth ``ratio_depth``: the first layer's gradient is ~10³
+    the last's; one rate moves one end too fast or the other too slowly.
+    """
+    d = config.remedy_depth
+    data = {k: v[: config.explode_size] for k, v in data.items()}
+    common = dict(activation="relu", init="normal_large", depths=[d], gain=config.large_scale,
+                  num_steps=config.explode_steps, width=config.width, record_every=10)
+    return {
+        "sgd": study(config, data, learning_rates=config.explode_learning_rates, **common),
+        "clipped": study(config, data, learning_rates=config.clip_learning_rates,
+                         optimizer=clipped_sgd, hyperparameters={"max_norm": config.clip_norm},
+                         **common),
+        "ratio": study(config, data, activation="tanh", init="normal_large",
+                       depths=[config.ratio_depth], gain=config.large_scale,
+                       learning_rates=config.ratio_learning_rates, width=config.width,
+                       num_steps=config.explode_steps, record_every=10, weights=True),
+    }
+
+
+def remedies(config, data, spec: dict, finished: dict) -> dict:
+    """Steps to the target at ``remedy_depth`` for each remedy (activation, init, residual,
+    normalize), best rate of ``config.learning_rates``; a plain xavier network already
+    trained by ``finish`` at that depth is reused (with its own budget and grid)."""
+    out, d = {}, config.remedy_depth
+    for name in config.remedies:
+        act, init, residual, normalize = spec[name]
+        done = finished.get(act) if init == "xavier" and not (residual or normalize) else None
+        if done is not None and d in done["depths"]:
+            j = done["depths"].index(d)
+            out[name] = {**done, "depths": [d], "steps": done["steps"][:, j:j + 1],
+                         "diverged_at": done["diverged_at"][:, j:j + 1],
+                         "final_loss": done["final_loss"][:, j:j + 1],
+                         "initial_loss": done["initial_loss"][:, j:j + 1],
+                         "best": [{**done["best"][j]}], "curve": done["curve"][j:j + 1]}
+            continue
+        out[name] = study(config, data, activation=act, init=init, residual=residual,
+                          normalize=normalize, depths=[d], learning_rates=config.learning_rates,
+                          num_steps=config.short_steps, record_every=config.record_every)
+    return out
