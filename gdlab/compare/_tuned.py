@@ -76,6 +76,10 @@ def benchmark(bench: Bench, optimizer: str | Spec, *, trials_count: int = 20, nu
     """Tune ``optimizer`` by ``trials_count`` quasi-random trials on start rows ``tune``
     and report the winner and the defaults on rows ``heldout``, in one compiled sweep.
 
+    Without recorded iterates (``record_params=False``; the default for problems that are
+    not 2-D) the per-step evaluation counts are each run's total spread evenly over its
+    steps: exact for one evaluation per step, an approximation for line searches.
+
     Returns a dict: ``spec``, ``table`` (trials × dims, last row = defaults), ``names``,
     ``tune_score`` (per trial; +inf if it diverged on a tuning start), ``heldout_score``
     (per trial, median over held-out starts), ``best`` (index), ``hyperparameters``,
@@ -101,8 +105,11 @@ def benchmark(bench: Bench, optimizer: str | Spec, *, trials_count: int = 20, nu
     gap = by_run(np.asarray(sw.loss, np.float64) - bench.fmin)  # (trial, run, step)
     dead = by_run(sw.diverged_at)
     evals = by_run(np.asarray(sw.params.evaluations)) if sw.params is not None else None
-    if evals is None:
-        evals = by_run(np.asarray(sw.final_params.evaluations))[..., None]
+    if evals is None:  # iterates not recorded: spread each run's total evenly over its steps
+        total = by_run(np.asarray(sw.final_params.evaluations, np.float64))
+        taken = np.where(dead >= 0, np.maximum(dead, 1), gap.shape[-1] - 1)
+        k = np.arange(gap.shape[-1])
+        evals = np.round(total[..., None] * np.minimum(k, taken[..., None]) / taken[..., None])
     scores = score(gap, dead, bench.floor)  # (trial, run)
     n_tune = tune.size
     searched = len(table) - 1 if s.space else 0
