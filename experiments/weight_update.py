@@ -74,6 +74,10 @@ def _check(config: Config) -> None:
         for v in value if isinstance(value, tuple) else (value,):
             if isinstance(v, float) and not math.isfinite(v):
                 raise ValueError(f"{field.name} must be finite, got {value!r}")
+    for name in ("alpha", "small_alpha"):
+        if getattr(config, name) > 1e6:
+            raise ValueError(f"{name} must be <= 1e6 (the book's are 1 and 0.1; larger ones "
+                             f"overflow float64 within the run), got {getattr(config, name)!r}")
     runs = config.map_inputs * config.map_alphas
     if runs > MAX_MAP_RUNS:
         raise ValueError(f"the stability map would run map_inputs × map_alphas = {runs:,} "
