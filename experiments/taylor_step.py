@@ -89,13 +89,8 @@ def _check(config: Config) -> None:
         raise ValueError("need num_seeds >= 1 and seed >= 0")
 
 
-# --- the MLP: one loss object, data passed as an argument ------------------------------------
-
-# mlp(...).apply reads the sizes from the params, so one loss object serves every width and
-# every jit below compiles once per shape and dtype.
-mlp_loss = gdlab.losses.objective(
-    gdlab.models.mlp([1, 1], activation="tanh").apply, gdlab.losses.softmax_cross_entropy
-)
+# --- the MLP: the catalogue's loss f (static: built once per configuration), data passed as
+# an argument, so every jit below compiles once per shape and dtype -----------------------------
 
 
 def _cast(tree, dtype):
@@ -108,27 +103,27 @@ def _value(f, *args):
     return f(*args)
 
 
-def _mlp_terms(params, data, eps):
-    return taylor.gradient_step_terms(mlp_loss, params, eps, data=data)
+def _mlp_terms(f, params, data, eps):
+    return taylor.gradient_step_terms(f, params, eps, data=data)
 
 
-@functools.partial(jax.jit, static_argnames=("num_iters",))
-def _mlp_sharpness(params, data, *, num_iters):
-    return gdlab.curvature.sharpness(mlp_loss, params, num_iters=num_iters, method="lanczos",
+@functools.partial(jax.jit, static_argnums=0, static_argnames=("num_iters",))
+def _mlp_sharpness(f, params, data, *, num_iters):
+    return gdlab.curvature.sharpness(f, params, num_iters=num_iters, method="lanczos",
                                      data=data)
 
 
-@jax.jit
-def _mlp_track(params_stack, data, lrs):
+@functools.partial(jax.jit, static_argnums=0)
+def _mlp_track(f, params_stack, data, lrs):
     """At every point of a stack of parameters, the gradient step of size η that training
     took there: its actual change and the terms −ηgᵀg, ½η²gᵀHg (one gradient, one HVP)."""
-    one = lambda p_lr: taylor.gradient_step_terms(mlp_loss, *p_lr, data=data)
+    one = lambda p_lr: taylor.gradient_step_terms(f, *p_lr, data=data)
     return jax.lax.map(one, (params_stack, lrs), batch_size=8)
 
 
-@functools.partial(jax.jit, static_argnames=("num_iters",))
-def _mlp_sharpness_stack(params_stack, data, *, num_iters):
-    return jax.lax.map(lambda p: _mlp_sharpness(p, data, num_iters=num_iters), params_stack)
+@functools.partial(jax.jit, static_argnums=0, static_argnames=("num_iters",))
+def _mlp_sharpness_stack(f, params_stack, data, *, num_iters):
+    return jax.lax.map(lambda p: _mlp_sharpness(f, p, data, num_iters=num_iters), params_stack)
 
 
 def _init_key(seed: int):
@@ -153,19 +148,20 @@ def _quadratic(config: Config):
 
 
 def _problems(config: Config):
-    """{name: (loss, x0 in float64)} and, for the MLP, (data64, data32, params in float32)."""
+    """{name: (loss, x0 in float64)}; for the MLP (data64, data32, params in float32), its
+    loss and init (the catalogue's MNIST-1D MLP 40-hidden-10, tanh, Xavier)."""
     r = gdlab.problems.rosenbrock(x0=config.rosenbrock_x0)
-    d = gdlab.data.mnist1d_train(config.train_size, seed=config.seed)
-    model = gdlab.models.mlp([40, config.hidden, 10], activation="tanh", init="xavier",
-                             dtype=jnp.float32)
-    p32 = jax.jit(model.init)(_init_key(config.seed))  # the same point in both dtypes
-    data32 = {"x": jnp.asarray(d["x"], jnp.float32), "y": jnp.asarray(d["y"])}
-    data64 = {"x": jnp.asarray(d["x"], jnp.float64), "y": jnp.asarray(d["y"])}
+    mlp = {dtype: gdlab.problems.get("mnist1d_mlp", hidden=config.hidden, dtype=dtype,
+                                     train_size=config.train_size, data_seed=config.seed)
+           for dtype in (jnp.float32, jnp.float64)}
+    train = {dtype: {"x": p.data["x"], "y": p.data["y"]} for dtype, p in mlp.items()}
+    p32 = jax.jit(mlp[jnp.float32].init)(_init_key(config.seed))  # one point, both dtypes
     return {
         "quadratic": _quadratic(config),
         "rosenbrock": (r.loss, jnp.asarray(r.x0, jnp.float64)),
-        "mlp": (data64, data32, p32),
-        "mlp_init": model.init,
+        "mlp": (train[jnp.float64], train[jnp.float32], p32),
+        "mlp_loss": mlp[jnp.float32].loss,  # apply reads the sizes and dtype from the params
+        "mlp_init": mlp[jnp.float32].init,
     }
 
 
@@ -185,7 +181,8 @@ def _terms(problems, name, dtype, eps):
     """
     f, x = _point(problems, name, dtype)
     eps = jnp.asarray(eps, dtype)
-    return _mlp_terms(*x, eps) if f is None else taylor.gradient_step_terms(f, x, eps)
+    return (_mlp_terms(problems["mlp_loss"], *x, eps) if f is None
+            else taylor.gradient_step_terms(f, x, eps))
 
 
 def _fit_slope(rel_eps, err, floor, config: Config):
@@ -210,7 +207,7 @@ def error_scaling(problems, config: Config) -> dict:
             actual, first = np.asarray(t.actual, float), np.asarray(t.first_order, float)
             second = first + np.asarray(t.second_order, float)
             f, x = _point(problems, name, dtype)
-            f0 = abs(float(_value(mlp_loss, *x) if f is None else _value(f, x)))
+            f0 = abs(float(_value(problems["mlp_loss"], *x) if f is None else _value(f, x)))
             floor = float(jnp.finfo(dtype).eps) * f0
             err1, err2 = np.abs(actual - first), np.abs(actual - second)
             slope1, window1 = _fit_slope(rel, err1, floor, config)
@@ -273,14 +270,14 @@ def _line_search(change, lam_max, config: Config):
     }
 
 
-def _mlp_check(params, data, config: Config, lam=None) -> dict:
+def _mlp_check(f, params, data, config: Config, lam=None) -> dict:
     """λ_max (Lanczos on HVPs, unless given), ε*, and a line search along −g for the MLP
     at ``params``."""
     if lam is None:
-        lam = _mlp_sharpness(params, data, num_iters=config.lanczos_iters)
+        lam = _mlp_sharpness(f, params, data, num_iters=config.lanczos_iters)
     lam = float(lam)
     dtype = jax.tree.leaves(params)[0].dtype
-    change = lambda e: _mlp_terms(params, data, jnp.asarray(e, dtype))
+    change = lambda e: _mlp_terms(f, params, data, jnp.asarray(e, dtype))
     terms = change(np.ones(config.grid_points))
     return {"lambda_max": lam, "lambda_min": None, "gTg": float(terms.gTg),
             "gTHg": float(terms.gTHg),
@@ -292,7 +289,7 @@ def step_sizes(problems, config: Config) -> dict:
     for name in _PROBLEMS:
         if name == "mlp":  # float32, the dtype the network trains in (same point as step 0)
             _, (params, data) = _point(problems, name, jnp.float32)
-            check = _mlp_check(params, data, config)
+            check = _mlp_check(problems["mlp_loss"], params, data, config)
         else:
             f, x = problems[name]
             # the quadratic's spectrum is known exactly; Rosenbrock's 2 × 2 Hessian is dense
@@ -329,29 +326,30 @@ def training(problems, config: Config) -> dict:
     first- and second-order models, λ_max every ``check_every`` steps, and for the first
     seed a line search along −g at those steps."""
     _, data, _ = problems["mlp"]
+    loss = problems["mlp_loss"]
     lrs = np.asarray(config.learning_rates, np.float32)
     seeds = list(range(config.seed, config.seed + config.num_seeds))
     sweep = gdlab.train.sweep(
-        mlp_loss, problems["mlp_init"], "sgd", {"learning_rate": lrs}, config.num_steps,
+        loss, problems["mlp_init"], "sgd", {"learning_rate": lrs}, config.num_steps,
         seeds=seeds, data=data, record=config.track_every, record_params=True,
     )
     steps = np.arange(0, config.num_steps + 1, config.track_every)
     every = config.check_every // config.track_every
     shape = (len(lrs), len(seeds), len(steps))  # (η, seed, recorded step)
     flat = jax.tree.map(lambda a: a.reshape((-1,) + a.shape[3:]), sweep.params)
-    t = _mlp_track(flat, data, np.repeat(lrs, len(seeds) * len(steps)))
+    t = _mlp_track(loss, flat, data, np.repeat(lrs, len(seeds) * len(steps)))
     first, second, actual, gTg, gTHg = (
         np.asarray(v, float).reshape(shape)
         for v in (t.first_order, t.first_order + t.second_order, t.actual, t.gTg, t.gTHg))
     at_checks = jax.tree.map(lambda a: a.reshape(shape + a.shape[1:])[:, :, ::every], flat)
     lam = np.asarray(_mlp_sharpness_stack(
-        jax.tree.map(lambda a: a.reshape((-1,) + a.shape[3:]), at_checks), data,
+        loss, jax.tree.map(lambda a: a.reshape((-1,) + a.shape[3:]), at_checks), data,
         num_iters=config.lanczos_iters), float).reshape(len(lrs), len(seeds), -1)
     runs = []
     for r, lr in enumerate(config.learning_rates):
         first_seed = [jax.tree.map(lambda a, r=r, c=c: a[r, 0, c], at_checks)
                       for c in range(lam.shape[2])]
-        searches = [_mlp_check(p, data, config, lam=lam[r, 0, c])["line_search"]["best"]
+        searches = [_mlp_check(loss, p, data, config, lam=lam[r, 0, c])["line_search"]["best"]
                     for c, p in enumerate(first_seed)]
         diverged = np.asarray(sweep.diverged_at[r])
         runs.append({

@@ -304,10 +304,13 @@ def test_other_seeds_keep_the_claims(name, seed):
 
 def test_training_starts_where_the_analysis_at_init_looks():
     # taylor_step analyses the MLP at init(_init_key(seed)); training must start there
-    model = gdlab.models.mlp([3, 4, 2], activation="tanh", init="xavier", dtype=jnp.float32)
-    data = {"x": jnp.asarray(RNG.normal(size=(5, 3)), jnp.float32), "y": jnp.arange(5) % 2}
-    sweep = gdlab.train.sweep(STEP.mlp_loss, model.init, "sgd", {"learning_rate": [0.1]}, 1,
-                              seeds=[3, 7], data=data, record_params=True)
+    config = STEP.Config(hidden=4, train_size=5)
+    problems = STEP._problems(config)
+    data = problems["mlp"][1]
+    sweep = gdlab.train.sweep(problems["mlp_loss"], problems["mlp_init"], "sgd",
+                              {"learning_rate": [0.1]}, 1, seeds=[3, 7], data=data,
+                              record_params=True)
+    model = gdlab.models.mlp([40, 4, 10], activation="tanh", init="xavier", dtype=jnp.float32)
     for i, seed in enumerate((3, 7)):
         start = jax.tree.map(lambda a, i=i: a[0, i, 0], sweep.params)
         expected = model.init(STEP._init_key(seed))
