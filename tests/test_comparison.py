@@ -335,3 +335,15 @@ def test_cli_tune_runs_the_protocol_with_references_and_scipy(tmp_path, capsys):
     assert "not optax" in text and "defaults" in text and "optax.nadam" in text
     assert cli.main(["compare", "--problem", "quadratic", "--tune", "--optimizers",
                      "scipy.powell"]) == 2
+
+
+def test_benchmark_without_recorded_iterates_counts_evaluations_per_step():
+    bench = compare.small_bench("quadratic", A=A, x0=(1.0, 1.0), radius=0.1, starts=4)
+    e = compare.benchmark(bench, "gd", trials_count=3, num_steps=STEPS, tune=[0],
+                          heldout=[1, 2, 3], record_params=False, timed=False)
+    runs = e["tuned"]
+    assert runs.points is None and runs.evaluations.shape == runs.gap.shape
+    ok = runs.diverged_at < 0
+    np.testing.assert_array_equal(runs.evaluations[ok], np.arange(STEPS + 1)[None].repeat(
+        ok.sum(), 0))  # one (f, ∇f) per GD step, as the recorded counter says
+    assert compare.rows(bench, e)[0]["seeds"] == 3
