@@ -14,6 +14,10 @@ sign), and a line search where it has one::
     ga             a genetic algorithm: truncation selection, uniform crossover,
                    Gaussian mutation, elitism; params jump to the generation's best
     newton         u = −η H⁻¹ g with H = jax.hessian (small problems only)
+    cma_es, open_es, simple_ga
+                   evosax's CMA-ES, OpenAI-ES and SimpleGA (``evosax_strategy``): each step
+                   asks evosax for a population, evaluates f on it, moves to the new mean
+                   (or the best individual); σ is the step
     lbfgs          ``optax.lbfgs`` with sweepable defaults
 
 Randomness (ES, GA) is pure: each step's key is ``fold_in(key(seed), step)``, with
