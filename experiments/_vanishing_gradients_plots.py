@@ -93,7 +93,8 @@ def profile(result: dict):
         logs = np.log10(grid)
     zero = grid == 0
     fig, axes = plotting.figure(1, 1, title=f"Where does the gradient vanish? ‖∂L/∂W_ℓ‖ per layer "
-                                f"of {depth}-layer MLPs at init (MNIST-1D)",
+                                f"of {depth}-layer MLPs at init (MNIST-1D, init seed "
+                                f"{prof['seeds'][0]})",
                                 width=10.5, height=0.28 * len(rows) + 2.2)
     ax = axes[0, 0]
     finite = logs[np.isfinite(logs)]
@@ -262,7 +263,7 @@ def finish(result: dict):
         if b <= c["num_steps"]:
             ax.axhline(b, color="0.6", linewidth=0.7, linestyle=":")
     if never:
-        y = _strip(ax, top=True, label="median never within its budget")
+        y = _strip(ax, top=True, left=True, label="median never within its budget")
         for d, color, marker, _ in never:
             ax.plot(d, y, marker, color=color, markerfacecolor="none", markersize=8)
     ax.set(xlabel="depth (weight layers)", ylabel="steps to the target at the best rate (log)",
@@ -290,7 +291,7 @@ def finish(result: dict):
     ax.set_xscale("log")
     ax.set(xlabel="step (log)", ylabel="training loss (median seed)", ylim=(0, 2 * np.log(10)),
            title=f"{acts[0]}: loss at each depth's best rate")
-    ax.legend(fontsize=6.5, loc="lower left", ncols=2)
+    ax.legend(fontsize=6.5, loc="upper right", ncols=3)
     return fig
 
 

@@ -10,11 +10,11 @@ by one factor per layer, δ_ℓ = (δ_{ℓ+1} W_{ℓ+1}ᵀ) ⊙ φ'(z_ℓ), of t
 the way:
 
 1. the *scale* of the step: when every layer's gradient is off by the same factor (relu
-   with gain 2: the loss starts in the thousands), a smaller learning rate fixes it;
-2. the *ratio* between layers, (g·φ')^depth: sigmoid's first layer gets 1e−12 of the
-   last layer's gradient at depth 20, tanh with gain 2 gets 1e3 times more at depth 50.
+   with gain 2, whose loss starts huge), a smaller learning rate fixes it;
+2. the *ratio* between layers, (g·φ')^depth: sigmoid's first layer gets a vanishing
+   fraction of the last layer's gradient, tanh with gain 2 a growing multiple of it.
    One learning rate then moves one end too fast or the other too slowly, and the steps
-   to a target grow with depth past any budget; per-coordinate scaling (Adam) undoes the
+   to a target grow with depth past the budget tried; per-coordinate scaling (Adam) undoes the
    ratio, but not a forward signal that has already collapsed;
 3. finite *precision*: in float32 a gradient below ~1e−38 becomes exactly 0, and then
    the direction is lost, not just small: no budget moves those weights.
