@@ -84,7 +84,8 @@ def main():
 
     def call(opt, **kw):
         return lambda: jax.block_until_ready(train.run(
-            loss, params, opt, args.steps, data=data, key=key, record=50, **kw).best_loss)
+            loss, params, opt, args.steps, data=data, key=key, record=50, record_params=False,
+            **kw).best_loss)
 
     calls = {"plain SGD": call(sgd), "plain Adam": call(adam)}
     for name, spec in ROWS.items():

@@ -204,7 +204,8 @@ def inspect(opts, progress=None, plan=None) -> dict:
         progress(f"{problem.name}: {opts.steps} steps, instruments every {every}")
     start = time.perf_counter()
     if sweep is None:
-        traj = train.run(problem.loss, params, transform, opts.steps, **common)
+        traj = train.run(problem.loss, params, transform, opts.steps, record_params=False,
+                         **common)
         grid, loss = {}, traj.loss[None]
         inst = {k: v[None] for k, v in traj.instruments.items()}
         status = [traj.status]
