@@ -10,8 +10,7 @@ run: $(VENV)/.installed
 	$(BIN)/gdlab run --all; status=$$?; $(BIN)/gdlab report && exit $$status
 
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15
-	$(BIN)/python -m pytest -q --doctest-modules gdlab   # the docstring examples run (~1 min)
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15 --doctest-modules tests gdlab
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

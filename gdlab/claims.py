@@ -119,7 +119,8 @@ def over_seeds(statement: str, values: Sequence, *, lower: float | None = None,
     median = float(np.median(values))
     held = int(np.sum(ok(values)))
     holds = bool(ok(np.float64(median))) and (require is None or held >= require)
-    quantiles = np.quantile(values, [0, 0.25, 0.5, 0.75, 1.0])
+    with np.errstate(invalid="ignore"):  # inf − inf between failed seeds: NaN, shown n/a
+        quantiles = np.quantile(values, [0, 0.25, 0.5, 0.75, 1.0])
     spread = {k: _number(q) for k, q in zip(("min", "q25", "median", "q75", "max"), quantiles,
                                             strict=True)}
     parts = [f"{'>' if strict else '≥'} {lower:.6g}" if lower is not None else "",
