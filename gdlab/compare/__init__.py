@@ -81,7 +81,15 @@ from gdlab.compare._scores import (
     performance_profile,
     separated,
 )
-from gdlab.compare._search import DEFAULTS, SPACES, Dim, on_edge, resolve, trials
+from gdlab.compare._search import (
+    DEFAULTS,
+    EVOSAX_NAMES,
+    SPACES,
+    Dim,
+    on_edge,
+    resolve,
+    trials,
+)
 from gdlab.compare._specs import SPECS, Spec, factory, spec, step_grid, tuning_grid
 from gdlab.compare._tables import (
     CI_COLUMNS,
@@ -97,7 +105,8 @@ from gdlab.compare._tables import (
 from gdlab.compare._tuned import benchmark, rows
 
 __all__ = [
-    "CI_COLUMNS", "DEFAULTS", "SPACES", "Dim", "area_score", "benchmark", "bootstrap_ci",
+    "CI_COLUMNS", "DEFAULTS", "EVOSAX_NAMES",
+    "SPACES", "Dim", "area_score", "benchmark", "bootstrap_ci",
     "ci_csv_table", "ci_markdown_table", "expected_best", "on_edge", "performance_profile",
     "resolve", "rows", "scipy_row", "scipy_runs", "separated", "trials",
     "COLUMNS", "CSV_FIELDS", "PROBLEMS", "SMALL", "SPECS", "Bench", "Runs", "Spec", "Tuning",

@@ -93,6 +93,8 @@ DEFAULTS: dict[str, dict[str, float]] = {
 }
 """Literature defaults (Adam: Kingma & Ba; CMA-ES: evosax's σ₀ = 1), used untuned."""
 
+EVOSAX_NAMES = ("cma_es", "open_es", "simple_ga", "es", "ga")
+"""Derivative-free methods (populations of f evaluations, no gradient)."""
 EVOSAX = {"cma_es": solvers.cma_es, "open_es": solvers.open_es, "simple_ga": solvers.simple_ga}
 _BUILDERS: dict[str, Callable] = {}
 
