@@ -6,18 +6,25 @@ sharpening") until it reaches 2/η, the threshold beyond which GD on a quadratic
 diverge, and then stays near 2/η while the loss keeps falling over the long run, but
 not monotonically. Here: a 40-32-10 tanh MLP (1642 float32 parameters, Xavier init) with
 square loss ½‖f(x) − onehot(y)‖² on 500 MNIST-1D examples (``gdlab.problems``
-"mnist1d_mlp", loss="mse"); every rate × seed runs in one vmapped ``train.sweep``, and the
-sharpness of every recorded iterate is measured by Lanczos on Hessian-vector products
-(``gdlab.curvature.sharpness`` with ``data=``, vmapped). A run with a small η stands in
+"mnist1d_mlp", loss="mse"); every rate × seed runs in one vmapped ``train.sweep``, whose
+"sharpness" instrument measures λ_max every k steps by Lanczos on Hessian-vector products
+inside the compiled run. A run with a small η stands in
 for gradient flow: plotted against time η·t it shows the sharpness rising straight past
 the edges where the larger-η runs stop.
+
+Beside plain GD, the same question for the stability edges of two other optimizers,
+read from the sweep's instruments (``gdlab.train`` ``instruments=``, Lanczos inside the
+compiled run): heavy-ball momentum β, whose plain sharpness has the edge 2(1 + β)/η
+(Cohen et al. 2021), and Adam, whose *preconditioned* sharpness λ_max(P⁻¹H), P the
+bias-corrected (√v̂ + ε)(1 − β₁ᵗ), has the edge (2 + 2β₁)/((1 − β₁)η) = 38/η at
+β₁ = 0.9 (Cohen et al. 2022, "Adaptive gradient methods at the edge of stability").
 
 The dynamics at the edge are chaotic: single runs (and one run on two CPUs) differ step
 by step. The claims are what is robust: medians over seeds of the sharpness over the
 last part of training, within a band around 2/η.
 
 Run:    gdlab run edge_of_stability      (or: python experiments/edge_of_stability.py --help)
-Writes: results/edge_of_stability/result.json, sharpness.png
+Writes: results/edge_of_stability/result.json, sharpness.png, edges.png
 The measured numbers are the claims in results/edge_of_stability/result.json
 (`gdlab list`).
 """
@@ -46,19 +53,28 @@ class Config:
     edge_fraction: float = 0.9  # "reached the edge" = sharpness ≥ this·2/η
     settle_window: float = 0.5  # "settled" = the last this fraction of the steps
     band: float = 0.1  # claim: the settled sharpness·η/2 lies within 1 ± band
+    momentum: float = 0.9  # heavy ball's β; its edge is 2(1 + β)/η
+    momentum_learning_rates: tuple[float, ...] = (0.3, 0.2)  # heavy-ball step sizes η
+    b1: float = 0.9  # Adam's β₁; its preconditioned edge is (2 + 2β₁)/((1 − β₁)η)
+    adam_learning_rates: tuple[float, ...] = (0.02, 0.01)  # Adam step sizes η
     seed: int = 0  # first seed (initialisation); seeds seed … seed + num_seeds − 1
     num_seeds: int = 5
 
 
 QUICK = {"num_examples": 200, "learning_rates": (0.25,), "num_steps": 400, "record_every": 40,
-         "flow_time": 20.0, "flow_record_every": 40}
+         "flow_time": 20.0, "flow_record_every": 40, "momentum_learning_rates": (0.2,),
+         "adam_learning_rates": (0.06,)}
 
 
 def _check(config: Config) -> None:
     if config.num_examples < 10 or config.hidden < 1:
         raise ValueError("num_examples must be >= 10 and hidden >= 1")
-    if not config.learning_rates or min(config.learning_rates) <= 0:
-        raise ValueError("learning_rates must be a non-empty tuple of positive numbers")
+    for name in ("learning_rates", "momentum_learning_rates", "adam_learning_rates"):
+        rates = getattr(config, name)
+        if not rates or not all(np.isfinite(r) and r > 0 for r in rates):
+            raise ValueError(f"{name} must be a non-empty tuple of positive numbers")
+    if not 0 <= config.momentum < 1 or not 0 <= config.b1 < 1:
+        raise ValueError("momentum and b1 must be in [0, 1)")
     if config.flow_learning_rate <= 0 or config.flow_time <= 0:
         raise ValueError("flow_learning_rate and flow_time must be > 0")
     if min(config.record_every, config.flow_record_every) < 1:
@@ -84,30 +100,29 @@ def _seeds(config: Config) -> list[int]:
     return list(range(config.seed, config.seed + config.num_seeds))
 
 
-def trace(p, data, learning_rates, num_steps: int, k: int, config: Config) -> dict:
-    """GD at every rate × seed (one sweep): loss every step, sharpness every k-th step."""
-    sw = gdlab.train.sweep(p.loss, p.init, "sgd", {"learning_rate": list(learning_rates)},
-                           num_steps, seeds=_seeds(config), data=data, record="all",
-                           record_params=True, divergence_factor=None)
-    recorded = jax.tree.map(lambda a: a[:, :, ::k], sw.params)  # (rates, seeds, points, …)
-    shape = jax.tree.leaves(recorded)[0].shape[:3]
-    flat = jax.tree.map(lambda a: a.reshape(-1, *a.shape[3:]), recorded)
-    sharp = _sharpness(p.loss, config.lanczos_iters)(flat, data)
+def trace(p, data, learning_rates, num_steps: int, k: int, config: Config, *,
+          optimizer: str = "sgd", hyperparameters=None, instrument: str = "sharpness",
+          record="all") -> dict:
+    """Every rate × seed in one sweep; the sharpness (or, for Adam, the preconditioned
+    sharpness λ_max(P⁻¹H)) every k-th step from the sweep's instruments (Lanczos on
+    Hessian-vector products inside the compiled run); the loss as ``record`` says."""
+    probe = gdlab.train.Instruments((instrument,), lanczos_steps=config.lanczos_iters,
+                                    b1=config.b1 if optimizer == "adam" else None)
+    sw = gdlab.train.sweep(p.loss, p.init, optimizer, {"learning_rate": list(learning_rates)},
+                           num_steps, seeds=_seeds(config), data=data,
+                           hyperparameters=hyperparameters, record=record,
+                           divergence_factor=None, instruments=probe, instrument_every=k)
     return {"learning_rates": np.asarray(learning_rates, float),
-            "steps": np.arange(shape[2]) * k,
-            "sharpness": np.asarray(sharp, float).reshape(shape),  # (rates, seeds, points)
-            "loss": np.asarray(sw.loss, float),  # (rates, seeds, steps + 1)
+            "steps": np.asarray(sw.instrument_steps),
+            "sharpness": np.asarray(sw.instruments[instrument], float),  # (rates, seeds, points)
+            "loss": np.asarray(sw.loss, float),  # (rates, seeds, recorded steps)
             "diverged": (np.asarray(sw.diverged_at) >= 0)}
 
 
-def _sharpness(loss, num_iters: int):
-    key = jax.random.key(0)
-
-    def one(params, data):
-        return gdlab.curvature.sharpness(loss, params, data=data, key=key, method="lanczos",
-                                         num_iters=num_iters)
-
-    return jax.jit(lambda ps, data: jax.lax.map(lambda q: one(q, data), ps, batch_size=64))
+def _settled(sharpness, edge, config: Config) -> float:
+    """Median of sharpness / edge over the settle window (the last part of the run)."""
+    ratio = np.asarray(sharpness, float) / edge
+    return float(np.median(ratio[int(np.floor((1 - config.settle_window) * len(ratio))):]))
 
 
 def _per_run(steps, sharpness, loss, lr, config: Config) -> dict:
@@ -162,7 +177,26 @@ def run(config: Config) -> dict:
         "final_sharpness": _summary(final),
         "final_sharpness_over_largest_edge": _summary(final / (2 / min(config.learning_rates))),
     }
-    return {"metrics": metrics, "series": {"runs": runs, "flow": flow, "per_run": per_run}}
+    k = config.record_every
+    heavy = trace(p, data, config.momentum_learning_rates, config.num_steps, k, config,
+                  optimizer="momentum", hyperparameters={"momentum": config.momentum}, record=k)
+    adam = trace(p, data, config.adam_learning_rates, config.num_steps, k, config,
+                 optimizer="adam", hyperparameters={"b1": config.b1},
+                 instrument="preconditioned_sharpness", record=k)
+    edges = {"heavy_ball": lambda lr: gdlab.train.edge(lr, momentum=config.momentum),
+             "adam": lambda lr: gdlab.train.edge(lr, b1=config.b1)}
+    for name, out in (("heavy_ball", heavy), ("adam", adam)):
+        for i, lr in enumerate(out["learning_rates"]):
+            edge = float(edges[name](lr))
+            ratios = [_settled(out["sharpness"][i, j], edge, config)
+                      for j in range(config.num_seeds)]
+            per_run[f"{name}_{lr:g}"] = [{"settled_over_edge": r} for r in ratios]
+            metrics[f"{name}_{lr:g}"] = {
+                "edge": edge, "diverged_runs": int(out["diverged"][i].sum()),
+                "settled_over_edge": _summary(ratios),
+                "settled_times_eta_over_2": _summary(np.asarray(ratios) * edge * lr / 2)}
+    return {"metrics": metrics, "series": {"runs": runs, "flow": flow, "heavy_ball": heavy,
+                                           "adam": adam, "per_run": per_run}}
 
 
 # --------------------------------------------------------------------------- claims
@@ -192,6 +226,27 @@ def claims(result: dict) -> list[dict]:
     rises = [r["fraction_loss_increases"] for r in s["per_run"][f"eta_{largest:g}"]]
     out.append(C.over_seeds(f"η = {largest:g}: but not monotonically (fraction of steps on "
                             "which the loss rises)", rises, lower=0.01, seeds=seeds))
+    steps, beta, b1 = cfg["num_steps"], cfg["momentum"], cfg["b1"]
+    for lr in cfg["adam_learning_rates"]:
+        edge = (2 + 2 * b1) / ((1 - b1) * lr)
+        out.append(C.over_seeds(
+            f"Adam η = {lr:g}, β₁ = {b1:g}: the preconditioned sharpness λ_max(P⁻¹H) settles "
+            f"within {band:.0%} of (2 + 2β₁)/((1 − β₁)η) = {edge:.4g} (median of λ/edge over "
+            f"the last {window:.0%} of {steps} steps)",
+            [r["settled_over_edge"] for r in s["per_run"][f"adam_{lr:g}"]],
+            lower=1 - band, upper=1 + band, seeds=seeds))
+    for lr in cfg["momentum_learning_rates"]:
+        edge = 2 * (1 + beta) / lr
+        rows = s["per_run"][f"heavy_ball_{lr:g}"]
+        out.append(C.over_seeds(
+            f"heavy ball η = {lr:g}, β = {beta:g}: within {steps} steps the sharpness does not "
+            f"reach its edge 2(1 + β)/η = {edge:.3g}, though it climbs past half of it "
+            f"(median of λ/edge over the last {window:.0%})",
+            [r["settled_over_edge"] for r in rows], lower=0.5, upper=1.0, seeds=seeds))
+        out.append(C.over_seeds(
+            f"heavy ball η = {lr:g}: momentum lets the sharpness settle above plain GD's edge "
+            f"2/η = {2 / lr:.3g} (median of λ·η/2 over the last {window:.0%})",
+            [r["settled_over_edge"] * edge * lr / 2 for r in rows], lower=1.0, seeds=seeds))
     final = np.asarray(plotting.array(s["flow"]["sharpness"]))[0, :, -1]
     edge = 2 / min(cfg["learning_rates"])
     out.append(C.over_seeds(
@@ -249,7 +304,37 @@ def plot(result: dict) -> dict:
     ax_t.set(xlabel="time η·t", ylabel="sharpness λ_max(∇²L)",
              title="gradient flow keeps sharpening past 2/η")
     ax_t.legend(loc="lower right", fontsize=8)
-    return {"sharpness": fig}
+    return {"sharpness": fig, "edges": _edges_figure(result)}
+
+
+def _edges_figure(result: dict):
+    """Sharpness / its edge over steps for GD, heavy ball and Adam (seed bands)."""
+    s, cfg = result["series"], result["config"]
+    n = len(result["metrics"]["seeds"])
+    beta, b1 = cfg["momentum"], cfg["b1"]
+    fig, axes = plotting.figure(1, 3, title="Does each optimizer's sharpness sit at its own "
+                                f"stability edge? (median and min–max of {n} seeds)",
+                                width=15.5, height=4.8)
+    panels = [
+        (s["runs"], lambda lr: 2 / lr, "GD", "λ_max(H) / (2/η)"),
+        (s["heavy_ball"], lambda lr: 2 * (1 + beta) / lr, f"heavy ball β = {beta:g}",
+         "λ_max(H) / (2(1 + β)/η)"),
+        (s["adam"], lambda lr: (2 + 2 * b1) / ((1 - b1) * lr), f"Adam β₁ = {b1:g}",
+         "λ_max(P⁻¹H) / ((2 + 2β₁)/((1 − β₁)η))"),
+    ]
+    start = (1 - cfg["settle_window"]) * cfg["num_steps"]
+    for ax, (out, edge, name, ylabel) in zip(axes[0], panels, strict=True):
+        steps = plotting.array(out["steps"])
+        sharp = plotting.array(out["sharpness"])
+        for i, (lr, color) in enumerate(zip(out["learning_rates"], plotting.COLORS,
+                                            strict=False)):
+            _band(ax, steps, sharp[i] / edge(lr), color, f"η = {lr:g}")
+        ax.axhline(1.0, **plotting.THEORY, label="edge")
+        ax.axvspan(start, cfg["num_steps"], color="0.92", zorder=0, label="settled window")
+        ax.set_yscale("log")
+        ax.set(xlabel="step", ylabel=f"{ylabel} (log)", title=f"{name}: sharpness / its edge")
+        ax.legend(loc="lower right", fontsize=8)
+    return fig
 
 
 if __name__ == "__main__":

@@ -2,8 +2,11 @@
 
 - The quick edge-of-stability run's claims hold (median over 5 seeds of the settled
   sharpness within 10% of 2/η, ...), and so do those of ``--seed S`` for S = 1…4.
-- The sharpness it reports equals scipy's eigsh on finite-difference Hessian-vector
-  products (float64, independent of gdlab.curvature).
+- The sharpness it reports (the sweep's "sharpness" instrument, for GD and heavy ball)
+  equals scipy's eigsh on finite-difference Hessian-vector products at the initial point
+  (float64, independent of gdlab.curvature and gdlab.train's instruments).
+- The claims include Adam's preconditioned sharpness against (2 + 2β₁)/((1 − β₁)η) and
+  heavy ball's sharpness against 2(1 + β)/η.
 """
 
 import dataclasses
@@ -37,6 +40,8 @@ def test_quick_claims_hold(eos):
     module, config, output = eos
     found = _claims(module, config, output)
     assert len(found) >= 5
+    statements = " ".join(c["statement"] for c in found)
+    assert "Adam" in statements and "heavy ball" in statements
     assert not claims.failed(found), claims.markdown(claims.failed(found))
     for lr in config.learning_rates:
         assert output["metrics"][f"eta_{lr:g}"]["diverged_runs"] == 0
@@ -73,5 +78,6 @@ def test_sharpness_matches_scipy_on_finite_differences(eos):
     n = flat.shape[0]
     op = LinearOperator((n, n), matvec=hv, dtype=np.float64)
     top = eigsh(op, k=1, which="LA", tol=1e-6, return_eigenvectors=False)[0]
-    measured = result["series"]["runs"]["sharpness"][0, 0, 0]  # first rate, seed, step
-    assert measured == pytest.approx(top, rel=1e-3)
+    for series in ("runs", "heavy_ball"):  # GD's and heavy ball's sweep instruments
+        measured = result["series"][series]["sharpness"][0, 0, 0]  # first rate, seed, step
+        assert measured == pytest.approx(top, rel=1e-3), series
