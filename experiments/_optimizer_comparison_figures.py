@@ -93,7 +93,8 @@ def _curves(result: dict, x: str) -> "matplotlib.figure.Figure":
     for ax in axes.ravel()[len(groups):]:
         ax.axis("off")
     _legend(fig, result, [Line2D([], [], color="0.4", linestyle=":", label="target"),
-                          Line2D([], [], **plotting.DIVERGED, label="median run diverged")])
+                          Line2D([], [], **plotting.DIVERGED, label="median run diverged")],
+            scipy=x != "steps")  # SciPy's rows count evaluations, not optax steps
     return fig
 
 
