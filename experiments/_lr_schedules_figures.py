@@ -34,7 +34,9 @@ def shapes(result: dict):
                 scale = plotting.array(plateau["scale"])
                 for s in scale:
                     ax.plot(t, s, linewidth=1.2)
-                ax.set_title(f"{name}\n(replayed from the {opt} runs: loss-driven)", fontsize=9)
+                how = ("effective LR ‖u‖/‖g‖ ÷ peak" if plateau.get("source") == "instruments"
+                       else "replayed")
+                ax.set_title(f"{name}\n({how}, {opt} runs: loss-driven)", fontsize=9)
         elif name in names:
             ax.plot(t, plotting.array(shapes[name]), color="#0072B2")
             ax.set_title(name + "  (used on MNIST-1D)", fontsize=9)

@@ -90,6 +90,13 @@ def _replay_plateau(config, values: np.ndarray) -> np.ndarray:
                                 config.plateau_rtol, config.plateau_average)(values))
 
 
+def _instrument_scale(sw, row: int, peak_index: int, peak: float, steps: int) -> np.ndarray:
+    """The plateau scale at updates 0 … T−1 of an SGD sweep's row: its effective learning
+    rate ‖u‖/‖g‖ (first layer; every layer has the same) over the peak. (seeds, T)."""
+    effective = np.asarray(sw.instruments["effective_lr"], float)[row, peak_index, :, :steps, 0]
+    return effective / peak
+
+
 @functools.lru_cache(maxsize=4)
 def _replayer(factor, patience, rtol, average):
     plateau = schedules.reduce_on_plateau(factor=factor, patience=patience, rtol=rtol,
@@ -133,10 +140,15 @@ def mnist(config) -> dict:
     out = {"schedules": names}
     for opt in config.optimizers:
         peaks = np.asarray(config.sgd_peaks if opt == "sgd" else config.adam_peaks)
+        # For SGD the plateau's scale is read from the run itself: the effective learning
+        # rate ‖u‖/‖g‖ (the instruments) is peak·scale there, the same in every layer.
+        # Adam's ‖u‖/‖g‖ also holds its 1/(√v̂ + ε), so there the scale is replayed.
+        probe = {"instruments": ("effective_lr",), "instrument_every": 1} if (
+            opt == "sgd" and "reduce_on_plateau" in names) else {}
         sw = gdlab.train.sweep(
             problem.stochastic, problem.init, _mnist_factory(config, opt, names, table),
             {"schedule": np.arange(len(names)), "learning_rate": peaks}, config.steps,
-            seeds=_seeds(config), data=problem.data, stochastic=True,
+            seeds=_seeds(config), data=problem.data, stochastic=True, **probe,
         )
         shape = sw.shape  # (schedules, peaks, seeds)
         flat = jax.tree.map(lambda a: a.reshape(-1, *a.shape[3:]), sw.final_params)
@@ -154,8 +166,10 @@ def mnist(config) -> dict:
         plateau = None
         if "reduce_on_plateau" in names:
             i = names.index("reduce_on_plateau")
-            plateau = {"scale": _replay_plateau(config, sw.loss[i, best[i], :, :-1]),
-                       "peak": peaks[best[i]]}
+            plateau = {"scale": (_instrument_scale(sw, i, best[i], peaks[best[i]], config.steps)
+                                 if probe else
+                                 _replay_plateau(config, sw.loss[i, best[i], :, :-1])),
+                       "peak": peaks[best[i]], "source": "instruments" if probe else "replay"}
         early = sw.loss[..., 1: _warmup_steps(config) + 1]
         spike = np.where(np.isfinite(early), early, np.inf).max(-1) / sw.loss[..., 0]
         out[opt] = {

@@ -55,6 +55,38 @@ def test_warmup_threshold_by_iteration(module):
     assert converges(0.99 * limit) and not converges(1.01 * limit)
 
 
+def test_plateau_scale_from_the_instruments_equals_the_replay(module):
+    """SGD's effective learning rate ‖u‖/‖g‖ (the sweep's instrument, every layer) over the
+    peak equals reduce_on_plateau's scale replayed by optax on the recorded losses."""
+    mnist = module._load("mnist")
+    config = experiment.load("lr_schedules").default_config(quick=True)
+    names = ["constant", "reduce_on_plateau"]
+    table = np.ones((2, config.steps))
+    problem, _ = mnist._mnist_problem(config)
+    peaks = np.asarray(config.sgd_peaks)
+    sw = module.gdlab.train.sweep(
+        problem.stochastic, problem.init, mnist._mnist_factory(config, "sgd", names, table),
+        {"schedule": [0, 1], "learning_rate": peaks}, config.steps, seeds=[0, 1],
+        data=problem.data, stochastic=True, instruments=("effective_lr",), instrument_every=1)
+    effective = np.asarray(sw.instruments["effective_lr"], float)  # (2, peaks, seeds, T+1, L)
+    ok = np.all(sw.diverged_at < 0, axis=-1)[1]  # peaks where no seed diverged
+    assert ok.sum() >= 2
+    replayed, reduced = [], False
+    for j in np.nonzero(ok)[0]:
+        scale = mnist._instrument_scale(sw, 1, j, peaks[j], config.steps)
+        replay = mnist._replay_plateau(config, np.asarray(sw.loss)[1, j, :, :-1])
+        np.testing.assert_allclose(scale, replay, rtol=1e-5)
+        layers = effective[1, j, :, : config.steps] / peaks[j]
+        np.testing.assert_allclose(layers, np.broadcast_to(layers[..., :1], layers.shape),
+                                   rtol=1e-5)  # the same in every layer
+        reduced |= bool(np.any(replay < 1))
+        replayed.append(replay)
+    assert reduced, "no reduction in the test's runs: the comparison would be trivial"
+    # the constant row never reduces (min_scale = 1 switches the plateau off there)
+    row0 = effective[0][ok][..., : config.steps, 0] / peaks[ok][:, None, None]
+    np.testing.assert_allclose(row0, 1.0, rtol=1e-5)
+
+
 def _claims(mod, config, output):
     result = json.loads(json.dumps(results.to_jsonable(
         {"config": dataclasses.asdict(config), **output})))
