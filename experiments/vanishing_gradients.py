@@ -38,7 +38,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import jax.numpy as jnp
 import numpy as np
 
 import gdlab
@@ -183,9 +182,11 @@ def gain(config: Config, init: str) -> float:
 
 
 def batch(config: Config) -> dict:
-    d = gdlab.data.mnist1d(seed=config.data_seed)
-    return {"x": jnp.asarray(d["x"][: config.batch_size], jnp.float32),
-            "y": jnp.asarray(d["y"][: config.batch_size])}
+    """The first batch_size training examples of the catalogue's MNIST-1D problem (float32).
+    The network is this experiment's own stacked MLP (``_vanishing_gradients_net``)."""
+    p = gdlab.problems.get("mnist1d_mlp", train_size=config.batch_size,
+                           data_seed=config.data_seed)
+    return {"x": p.data["x"], "y": p.data["y"]}
 
 
 # --------------------------------------------------------------------------- run
