@@ -246,3 +246,31 @@ def test_solvers_dtypes_follow_float32_inputs():
                               value_fn=f)[0]
 
         assert jax.eval_shape(step, x).dtype == jnp.float32, name
+
+
+def test_hand_written_ga_and_es_match_evosax_at_equal_budgets():
+    """Same problem, population, width and generations: the hand-written GA and ES end
+    within a factor of 10 of evosax's SimpleGA and OpenES (median over 6 seeds), and all
+    four cut the start's loss at least 10-fold (measured: GA 1.4e-5 vs SimpleGA 2.8e-5,
+    ES 0.088 vs OpenES 0.095, from f0 = 5.5)."""
+    jax.config.update("jax_enable_x64", True)
+    try:
+        q = problems.get("quadratic", eigenvalues=[1.0, 10.0])
+        x0 = jnp.asarray(q.x0, jnp.float64)
+        seeds = {"seed": np.arange(6.0)}
+        factories = {
+            "ga": lambda *, seed: solvers.genetic_algorithm(0.1, population=32, seed=seed),
+            "simple_ga": lambda *, seed: solvers.simple_ga(0.1, population=32, seed=seed),
+            "es": lambda *, seed: solvers.evolution_strategy(0.05, sigma=0.05, population=20,
+                                                             seed=seed),
+            "open_es": lambda *, seed: solvers.open_es(0.05, sigma=0.05, population=20,
+                                                       seed=seed),
+        }
+        final = {n: float(np.median(train.sweep(q.loss, x0, f, seeds, 100).final_loss))
+                 for n, f in factories.items()}
+        f0 = float(q.loss(x0))
+        assert all(v < 0.1 * f0 for v in final.values()), final
+        assert 0.1 < final["ga"] / final["simple_ga"] < 10, final
+        assert 0.1 < final["es"] / final["open_es"] < 10, final
+    finally:
+        jax.config.update("jax_enable_x64", False)
