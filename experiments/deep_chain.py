@@ -47,10 +47,8 @@ The measured numbers are the claims in results/deep_chain/result.json (`gdlab li
 """
 
 import functools
-import importlib.util
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -120,11 +118,7 @@ def weights(pattern, depth: int) -> np.ndarray:
 
 def _private(name: str):
     """experiments/<name>.py, a private module beside this script (not an experiment)."""
-    path = Path(__file__).with_name(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return gdlab.experiment.sibling(__file__, name)
 
 
 _series = _private("_deep_chain_series")  # the exact series of a step, in log space

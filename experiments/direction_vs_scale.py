@@ -24,11 +24,9 @@ Expect: every claim holds ("claims: n/n hold"); the measured numbers are the cla
 (`gdlab list`); `--seed S` draws other starts and initialisations (seeds S…S+n−1).
 """
 
-import importlib.util
 import math
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -429,11 +427,7 @@ def claims(result: dict) -> list[dict]:
 
 def _private(topic: str):
     """experiments/_direction_vs_scale_<topic>.py, a private module beside this script."""
-    path = Path(__file__).with_name(f"_direction_vs_scale_{topic}.py")
-    spec = importlib.util.spec_from_file_location(f"_direction_vs_scale_{topic}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return gdlab.experiment.sibling(__file__, f"_direction_vs_scale_{topic}")
 
 
 def plot(result: dict) -> dict:

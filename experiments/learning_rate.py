@@ -22,10 +22,8 @@ The measured numbers are the claims in results/learning_rate/result.json (`gdlab
 """
 
 import dataclasses
-import importlib.util
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -439,11 +437,7 @@ def claims(result: dict) -> list[dict]:
 
 def _figures():
     """experiments/_learning_rate_figures.py (a private module beside this script)."""
-    path = Path(__file__).with_name("_learning_rate_figures.py")
-    spec = importlib.util.spec_from_file_location("_learning_rate_figures", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return gdlab.experiment.sibling(__file__, "_learning_rate_figures")
 
 
 def plot(result: dict) -> dict:

@@ -26,9 +26,7 @@ The measured numbers are the claims in results/lr_schedules/result.json (`gdlab 
 """
 
 import functools
-import importlib.util
 from dataclasses import dataclass
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -228,11 +226,7 @@ def quadratic_schedules(config: Config) -> dict:
 @functools.cache
 def _load(name: str):
     """A private module of this experiment (experiments/_lr_schedules_<name>.py)."""
-    path = Path(__file__).with_name(f"_lr_schedules_{name}.py")
-    spec = importlib.util.spec_from_file_location(f"_lr_schedules_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return gdlab.experiment.sibling(__file__, f"_lr_schedules_{name}")
 
 
 def mnist(config: Config) -> dict:

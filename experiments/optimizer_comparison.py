@@ -23,10 +23,8 @@ The measured numbers are the claims in results/optimizer_comparison/result.json
 """
 
 import dataclasses
-import importlib.util
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -36,11 +34,8 @@ from gdlab import compare
 
 
 def _figures():
-    path = Path(__file__).with_name("_optimizer_comparison_figures.py")
-    spec = importlib.util.spec_from_file_location("_optimizer_comparison_figures", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """experiments/_optimizer_comparison_figures.py (a private module beside this script)."""
+    return gdlab.experiment.sibling(__file__, "_optimizer_comparison_figures")
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,7 @@ merely small. The measured numbers are the claims in results/taylor_step/result.
 """
 
 import functools
-import importlib.util
 from dataclasses import dataclass
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -513,11 +511,7 @@ def claims(result: dict) -> list[dict]:
 
 
 def plot(result: dict) -> dict:
-    path = Path(__file__).with_name("_taylor_step_figures.py")
-    spec = importlib.util.spec_from_file_location("_taylor_step_figures", path)
-    figures = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(figures)
-    return figures.plot(result)
+    return gdlab.experiment.sibling(__file__, "_taylor_step_figures").plot(result)
 
 
 if __name__ == "__main__":

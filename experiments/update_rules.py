@@ -25,10 +25,8 @@ The measured numbers are the claims in results/update_rules/result.json (`gdlab 
 """
 
 import dataclasses
-import importlib.util
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
@@ -334,11 +332,7 @@ def claims(result: dict) -> list[dict]:
 
 def _figures():
     """experiments/_update_rules_figures.py (a private module beside this script)."""
-    path = Path(__file__).with_name("_update_rules_figures.py")
-    spec = importlib.util.spec_from_file_location("_update_rules_figures", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return gdlab.experiment.sibling(__file__, "_update_rules_figures")
 
 
 def plot(result: dict) -> dict:

@@ -32,11 +32,8 @@ The measured numbers are the claims in results/vanishing_gradients/result.json
 (`gdlab list`).
 """
 
-import importlib.util
 import math
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -47,12 +44,7 @@ from gdlab import models
 def _sibling(name: str):
     """experiments/<name>.py, a private module beside this script (registered under its
     name, so the siblings import each other)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(name + ".py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return gdlab.experiment.sibling(__file__, name)
 
 
 net = _sibling("_vanishing_gradients_net")

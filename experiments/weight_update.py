@@ -23,10 +23,8 @@ The measured numbers are the claims in results/weight_update/result.json (`gdlab
 """
 
 import dataclasses
-import importlib.util
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -392,11 +390,7 @@ def claims(result: dict) -> list[dict]:
 
 def _figures():
     """experiments/_weight_update_figures.py (a private module beside this script)."""
-    path = Path(__file__).with_name("_weight_update_figures.py")
-    spec = importlib.util.spec_from_file_location("_weight_update_figures", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return gdlab.experiment.sibling(__file__, "_weight_update_figures")
 
 
 def plot(result: dict) -> dict:

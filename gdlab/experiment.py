@@ -31,7 +31,7 @@ from gdlab import compilation, plotting, results
 
 __all__ = ["Experiment", "draw", "evaluate_claims", "execute", "experiments_dir",
            "format_metrics", "load", "load_result", "names", "replot", "results_dir",
-           "script_main", "store", "stored_claims"]
+           "script_main", "sibling", "store", "stored_claims"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,6 +97,25 @@ def load(name: str) -> Experiment:
         if not hasattr(module, attribute):
             raise ValueError(f"experiments/{name}.py does not define {attribute}")
     return Experiment(name, module)
+
+
+def sibling(script: str, name: str) -> ModuleType:
+    """The private module ``<name>.py`` beside an experiment script (names starting with
+    "_" are not experiments), loaded once and registered as ``name`` so siblings can import
+    each other. Experiments split by what they study use it::
+
+        _figures = gdlab.experiment.sibling(__file__, "_weight_update_figures")
+    """
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(script).with_name(f"{name}.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return sys.modules[name]
 
 
 def _loaded(experiment) -> Experiment:
