@@ -61,12 +61,40 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _store(opts, bench, series: dict, seconds: float, table_md: str, table_csv: str,
+           out) -> Path:
+    """Write result.json, the tables and the figures of one comparison into
+    ``<results>/compare/<problem>/`` as one unit (never new tables beside old figures)."""
+    from gdlab import plotting, results
+    from gdlab.experiment import results_dir
+
+    folder = Path(out or results_dir()) / "compare" / _slug(opts.problem)
+    stored = results.to_jsonable({
+        "experiment": "compare", "config": vars(opts), "metrics": {"seconds": seconds},
+        "series": {"bench": bench.name, "problem": bench.problem,
+                   "A": bench.data.get("A") if bench.x0 is not None else None, **series},
+        "meta": results.metadata(),
+    })
+
+    def write(staging: Path):
+        figures = figures_for(stored["series"])
+        try:
+            for name, fig in figures.items():
+                results.save_figure(staging / f"{name}.png", fig)
+        finally:
+            plotting.close(figures)
+        results.write_text(staging / "table.csv", table_csv)
+        results.write_text(staging / "table.md", table_md)
+        results.write_json(staging / results.RESULT_FILE, stored)
+
+    results.replace_folder(folder, write)
+    return folder
+
+
 def main(args: Sequence[str], *, out=None) -> int:
     """Run ``gdlab compare ARGS``: print the table; write result.json, table.csv, table.md
     and figures to ``<out or results_dir()>/compare/<problem>/`` (a reference
     ``dir/file.py:NAME`` becomes ``file.NAME``). Returns the exit code."""
-    from gdlab import plotting, results
-    from gdlab.experiment import results_dir
 
     opts = parser().parse_args(list(args))
     names = [n.strip() for n in opts.optimizers.split(",") if n.strip()]
@@ -93,39 +121,18 @@ def main(args: Sequence[str], *, out=None) -> int:
     rows = [e["row"] for e in entries]
     table = markdown_table(rows)
     print(table, end="")
-    folder = Path(out or results_dir()) / "compare" / _slug(opts.problem)
-    series = {"bench": bench.name, "problem": bench.problem,
-              "A": bench.data.get("A") if bench.x0 is not None else None, "entries": entries}
-    stored = results.to_jsonable({
-        "experiment": "compare", "config": vars(opts), "metrics": {"seconds": seconds},
-        "series": series, "meta": results.metadata(),
-    })
-
-    def write(staging: Path):  # the whole folder as one unit: never new tables, old figures
-        figures = figures_for(stored["series"])
-        try:
-            for name, fig in figures.items():
-                results.save_figure(staging / f"{name}.png", fig)
-        finally:
-            plotting.close(figures)
-        results.write_text(staging / "table.csv", csv_table(rows))
-        results.write_text(staging / "table.md", table)
-        results.write_json(staging / results.RESULT_FILE, stored)
-
-    results.replace_folder(folder, write)
+    folder = _store(opts, bench, {"entries": entries}, seconds, table, csv_table(rows), out)
     print(f"{len(names)} optimizers in {seconds:.1f} s; wrote {folder}/")
     return 0
 
 
 def _tuned_main(opts, names: list[str], out) -> int:
     """``gdlab compare --tune``: the quasi-random protocol (``compare.benchmark``)."""
-    from gdlab import plotting, results
     from gdlab.compare._protocol import curves
     from gdlab.compare._scipy import METHODS, scipy_row
     from gdlab.compare._search import resolve
     from gdlab.compare._tables import ci_csv_table, ci_markdown_table
     from gdlab.compare._tuned import benchmark, rows
-    from gdlab.experiment import results_dir
 
     if not names:
         raise ValueError("--optimizers is empty")
@@ -164,27 +171,8 @@ def _tuned_main(opts, names: list[str], out) -> int:
     seconds = time.perf_counter() - start
     table = ci_markdown_table(table_rows)
     print(table, end="")
-    folder = Path(out or results_dir()) / "compare" / _slug(opts.problem)
-    series = {"bench": bench.name, "problem": bench.problem,
-              "A": bench.data.get("A") if bench.x0 is not None else None, "entries": entries,
-              "rows": table_rows}
-    stored = results.to_jsonable({
-        "experiment": "compare", "config": vars(opts), "metrics": {"seconds": seconds},
-        "series": series, "meta": results.metadata(),
-    })
-
-    def write(staging: Path):
-        figures = figures_for(stored["series"])
-        try:
-            for name, fig in figures.items():
-                results.save_figure(staging / f"{name}.png", fig)
-        finally:
-            plotting.close(figures)
-        results.write_text(staging / "table.csv", ci_csv_table(table_rows))
-        results.write_text(staging / "table.md", table)
-        results.write_json(staging / results.RESULT_FILE, stored)
-
-    results.replace_folder(folder, write)
+    folder = _store(opts, bench, {"entries": entries, "rows": table_rows}, seconds, table,
+                    ci_csv_table(table_rows), out)
     edges = [f"{r['optimizer']}: {r['edge']}" for r in table_rows if r.get("edge")]
     for line in edges:
         print(f"warning: tuned optimum on the search space's edge ({line})")
