@@ -303,6 +303,7 @@ def test_references_schedule_free_at_the_averaged_point_and_lr_free(tmp_path):
 def test_evosax_cma_es_and_scipy_rows_against_their_own_libraries():
     from scipy import optimize
 
+    x64 = jax.config.jax_enable_x64  # conftest turns it on for the whole session
     jax.config.update("jax_enable_x64", True)
     try:
         q = problems.get("quadratic", eigenvalues=[1.0, 10.0])
@@ -320,7 +321,7 @@ def test_evosax_cma_es_and_scipy_rows_against_their_own_libraries():
         assert compare.scipy_runs(bench, "nelder_mead", [1])["nfev"][0] == pytest.approx(
             own.nfev, rel=0.02)
     finally:
-        jax.config.update("jax_enable_x64", False)
+        jax.config.update("jax_enable_x64", x64)
 
 
 def test_cli_tune_runs_the_protocol_with_references_and_scipy(tmp_path, capsys):

@@ -253,6 +253,7 @@ def test_hand_written_ga_and_es_match_evosax_at_equal_budgets():
     within a factor of 10 of evosax's SimpleGA and OpenES (median over 6 seeds), and all
     four cut the start's loss at least 10-fold (measured: GA 1.4e-5 vs SimpleGA 2.8e-5,
     ES 0.088 vs OpenES 0.095, from f0 = 5.5)."""
+    x64 = jax.config.jax_enable_x64  # conftest turns it on for the whole session
     jax.config.update("jax_enable_x64", True)
     try:
         q = problems.get("quadratic", eigenvalues=[1.0, 10.0])
@@ -273,4 +274,4 @@ def test_hand_written_ga_and_es_match_evosax_at_equal_budgets():
         assert 0.1 < final["ga"] / final["simple_ga"] < 10, final
         assert 0.1 < final["es"] / final["open_es"] < 10, final
     finally:
-        jax.config.update("jax_enable_x64", False)
+        jax.config.update("jax_enable_x64", x64)
