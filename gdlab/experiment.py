@@ -20,7 +20,6 @@ gallery renders them from the stored results (``tools/build_readme.py``).
 """
 
 import dataclasses
-import importlib.util
 import os
 import sys
 from dataclasses import dataclass
@@ -28,8 +27,9 @@ from pathlib import Path
 from types import ModuleType
 
 from gdlab import compilation, plotting, results
+from gdlab._modules import import_file
 
-__all__ = ["Experiment", "draw", "evaluate_claims", "execute", "experiments_dir",
+__all__ = ["Experiment", "build_result", "draw", "evaluate_claims", "execute", "experiments_dir",
            "format_metrics", "load", "load_result", "names", "replot", "results_dir",
            "script_main", "sibling", "store", "stored_claims"]
 
@@ -83,14 +83,9 @@ def load(name: str) -> Experiment:
     if name not in valid:
         raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(valid) or '(none)'}")
     path = experiments_dir() / f"{name}.py"
-    module_name = f"gdlab_experiments.{name}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)
+        module = import_file(path, f"gdlab_experiments.{name}")
     except Exception as error:
-        del sys.modules[module_name]
         raise ValueError(f"experiments/{name}.py cannot be loaded: "
                          f"{type(error).__name__}: {error}") from error
     for attribute in ("Config", "run", "plot"):
@@ -107,14 +102,7 @@ def sibling(script: str, name: str) -> ModuleType:
         _figures = gdlab.experiment.sibling(__file__, "_weight_update_figures")
     """
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(script).with_name(f"{name}.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[name]
-            raise
+        import_file(Path(script).with_name(f"{name}.py"), name)
     return sys.modules[name]
 
 
@@ -177,15 +165,15 @@ def execute(experiment, config=None, *, quick: bool = False, out: Path | None = 
                  compiled=cost.as_meta())
 
 
-def store(experiment: Experiment, config, output: dict, *, quick: bool = False,
-          out: Path | None = None, seconds: float | None = None,
-          compiled: dict | None = None) -> dict:
-    """Store what ``run(config)`` returned: plain JSON types (exactly what ``gdlab plot``
-    loads later), the claims evaluated on them, figures and tables drawn from them.
-    ``compiled``: what ``compilation.count()`` measured during run (goes into ``meta``).
-
-    Returns the stored result with ``paths`` (the files written) added.
-    """
+def build_result(experiment: Experiment | ModuleType, config, output: dict, *,
+                 quick: bool = False, seconds: float | None = None,
+                 compiled: dict | None = None) -> dict:
+    """What ``store`` writes as result.json, without writing it: ``run``'s output as plain
+    JSON types (non-finite numbers become None), the config, ``meta``, and the claims
+    evaluated on exactly those numbers (tests use it to check claims at quick size).
+    ``experiment``: a loaded ``Experiment`` or its script's module."""
+    if isinstance(experiment, ModuleType):
+        experiment = Experiment(experiment.__name__.rsplit(".", 1)[-1], experiment)
     result = results.to_jsonable(
         {
             "experiment": experiment.name,
@@ -198,6 +186,20 @@ def store(experiment: Experiment, config, output: dict, *, quick: bool = False,
         }
     )
     result["claims"] = evaluate_claims(experiment, result)
+    return result
+
+
+def store(experiment: Experiment, config, output: dict, *, quick: bool = False,
+          out: Path | None = None, seconds: float | None = None,
+          compiled: dict | None = None) -> dict:
+    """Store what ``run(config)`` returned: plain JSON types (exactly what ``gdlab plot``
+    loads later), the claims evaluated on them, figures and tables drawn from them.
+    ``compiled``: what ``compilation.count()`` measured during run (goes into ``meta``).
+
+    Returns the stored result with ``paths`` (the files written) added.
+    """
+    result = build_result(experiment, config, output, quick=quick, seconds=seconds,
+                          compiled=compiled)
     directory = Path(out or results_dir(quick)) / experiment.name
     return {**result, "paths": [str(directory / p.name) for p in _write(experiment, result,
                                                                          directory)]}

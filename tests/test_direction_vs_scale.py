@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gdlab import experiment, results
+from gdlab import experiment
 
 pytestmark = pytest.mark.xdist_group("direction_vs_scale")
 
@@ -42,8 +42,7 @@ def test_the_family_is_the_rotated_scaled_quadratic_and_rosenbrock(module):
 
 
 def _claims(module, config, output):
-    result = results.to_jsonable({"config": dataclasses.asdict(config), **output})
-    return module.claims(result)
+    return experiment.build_result(module, config, output)["claims"]
 
 
 def test_quick_claims_hold(quick_run):

@@ -10,7 +10,6 @@
 """
 
 import dataclasses
-import json
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +18,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from gdlab import claims, experiment, results
+from gdlab import claims, experiment
 
 pytestmark = pytest.mark.xdist_group("edge_of_stability")
 
@@ -31,9 +30,7 @@ def eos(quick_run):
 
 
 def _claims(module, config, output):
-    result = json.loads(json.dumps(results.to_jsonable(
-        {"config": dataclasses.asdict(config), **output})))
-    return module.claims(result)
+    return experiment.build_result(module, config, output)["claims"]
 
 
 def test_quick_claims_hold(eos):

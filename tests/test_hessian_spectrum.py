@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from gdlab import experiment, results
+from gdlab import experiment
 
 pytestmark = pytest.mark.xdist_group("hessian_spectrum")
 
@@ -36,8 +36,8 @@ def test_zero_modes_are_the_null_space_of_the_float64_hessian(module):
 
 
 def _failed(module, config, output):
-    result = results.to_jsonable({"config": dataclasses.asdict(config), **output})
-    return [c["statement"] for c in module.claims(result) if not c["holds"]]
+    found = experiment.build_result(module, config, output)["claims"]
+    return [c["statement"] for c in found if not c["holds"]]
 
 
 def test_quick_claims_hold(quick_run):

@@ -6,7 +6,7 @@ import dataclasses
 import jax
 import pytest
 
-from gdlab import experiment, results
+from gdlab import experiment
 
 
 @pytest.fixture(scope="module")
@@ -15,9 +15,7 @@ def module():
 
 
 def _claims(loaded, config, output):
-    result = results.to_jsonable({"experiment": loaded.name,
-                                  "config": dataclasses.asdict(config), **output})
-    return loaded.module.claims(result)
+    return experiment.build_result(loaded, config, output)["claims"]
 
 
 @pytest.mark.xdist_group("learning_rate")

@@ -7,12 +7,11 @@
 - The quick run's claims hold, and so do those of ``--seed S`` for S = 1…4.
 """
 
-import json
 
 import numpy as np
 import pytest
 
-from gdlab import claims, results
+from gdlab import claims, experiment
 from gdlab.train import valley
 
 pytestmark = pytest.mark.xdist_group("lr_finder")
@@ -54,11 +53,7 @@ def test_valley_drops_the_skipped_points_first():
 
 
 def _claims(module, config, output):
-    import dataclasses
-
-    result = json.loads(json.dumps(results.to_jsonable(
-        {"config": dataclasses.asdict(config), **output})))
-    return module.claims(result)
+    return experiment.build_result(module, config, output)["claims"]
 
 
 def test_quick_claims_hold(quick_run):

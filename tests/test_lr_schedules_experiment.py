@@ -8,13 +8,12 @@
 """
 
 import dataclasses
-import json
 
 import jax
 import numpy as np
 import pytest
 
-from gdlab import claims, experiment, results
+from gdlab import claims, experiment
 
 pytestmark = pytest.mark.xdist_group("lr_schedules")
 
@@ -87,10 +86,8 @@ def test_plateau_scale_from_the_instruments_equals_the_replay(module):
     np.testing.assert_allclose(row0, 1.0, rtol=1e-5)
 
 
-def _claims(mod, config, output):
-    result = json.loads(json.dumps(results.to_jsonable(
-        {"config": dataclasses.asdict(config), **output})))
-    return mod.claims(result)
+def _claims(module, config, output):
+    return experiment.build_result(module, config, output)["claims"]
 
 
 def test_quick_claims_hold(quick_run):

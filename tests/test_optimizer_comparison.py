@@ -1,19 +1,18 @@
 """optimizer_comparison: quick-size claims, the rate fit against a closed-form sequence,
 and the summary table's "not run" vs "never"."""
 
-import dataclasses
 
 import numpy as np
 import pytest
 
-from gdlab import results
+from gdlab import experiment
 
 pytestmark = pytest.mark.xdist_group("optimizer_comparison")
 
 
 def _claims(module, config, output):
-    result = results.to_jsonable({"config": dataclasses.asdict(config), **output})
-    return result, module.claims(result)
+    result = experiment.build_result(module, config, output)
+    return result, result["claims"]
 
 
 def test_quick_claims_hold(quick_run):

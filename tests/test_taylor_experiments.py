@@ -263,12 +263,7 @@ def test_batch_norm_output_ignores_the_lower_weights_up_to_bn_eps():
 
 
 def _claims(module, config, output):
-    import dataclasses
-    import json
-
-    result = json.loads(json.dumps(gdlab.results.to_jsonable(
-        {"config": dataclasses.asdict(config), **output})))
-    return module.claims(result)
+    return gdlab.experiment.build_result(module, config, output)["claims"]
 
 
 @pytest.mark.xdist_group("deep_chain")

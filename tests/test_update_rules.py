@@ -1,13 +1,12 @@
 """update_rules: the multiplicative update against its NumPy recurrence, and the claims."""
 
-import dataclasses
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import gdlab
-from gdlab import experiment, results
+from gdlab import experiment
 
 
 def test_exponentiated_gradient_follows_its_recurrence():
@@ -34,9 +33,7 @@ def test_exponentiated_gradient_is_invariant_at_the_minimum_and_keeps_signs():
 @pytest.mark.xdist_group("update_rules")
 def test_quick_claims_hold(quick_run):
     loaded, config, output = quick_run("update_rules")
-    result = results.to_jsonable({"experiment": loaded.name,
-                                  "config": dataclasses.asdict(config), **output})
-    found = loaded.module.claims(result)
+    found = experiment.build_result(loaded, config, output)["claims"]
     assert len(found) >= 15
     assert [c["statement"] for c in found if not c["holds"]] == []
 

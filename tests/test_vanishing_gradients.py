@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gdlab import gradients, losses, models, results
+from gdlab import experiment, gradients, losses, models
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 
@@ -57,10 +57,7 @@ def test_stacked_network_is_the_mlp(activation, residual, normalize):
 
 
 def _claims(loaded, config, output) -> list:
-    result = results.to_jsonable({"experiment": loaded.name,
-                                  "config": dataclasses.asdict(config),
-                                  "metrics": output["metrics"], "series": output["series"]})
-    return loaded.module.claims(result)
+    return experiment.build_result(loaded, config, output)["claims"]
 
 
 @pytest.mark.xdist_group("vanishing_gradients")

@@ -66,13 +66,9 @@ def test_bad_config(exp):
 
 def _claims_of(loaded, config, output):
     """The claims exactly as experiment.store evaluates them (on the JSON round trip)."""
-    import dataclasses
+    from gdlab import experiment
 
-    from gdlab import results
-
-    result = results.to_jsonable({"experiment": loaded.name,
-                                  "config": dataclasses.asdict(config), **output})
-    return loaded.module.claims(result)
+    return experiment.build_result(loaded, config, output)["claims"]
 
 
 @pytest.mark.xdist_group("weight_update")

@@ -103,18 +103,7 @@ CI_FIELDS = ("bench", "optimizer", "track", "hyperparameters", "configs_tried",
 
 def ci_csv_table(rows: Sequence[dict]) -> str:
     """Protocol rows as CSV ("inf" for failures, empty where not measured)."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, CI_FIELDS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        values = dict(row)
-        values["hyperparameters"] = ";".join(f"{k}={v:g}" for k, v in
-                                             row["hyperparameters"].items())
-        for key in CI_FIELDS:
-            if values.get(key) is None:
-                values[key] = "inf" if key.endswith(("_median", "_lo", "_hi")) else ""
-        writer.writerow(values)
-    return out.getvalue()
+    return _csv(rows, CI_FIELDS, ("_median", "_lo", "_hi"))
 
 
 def markdown_table(rows: Sequence[dict]) -> str:
@@ -126,16 +115,20 @@ def markdown_table(rows: Sequence[dict]) -> str:
 
 def csv_table(rows: Sequence[dict]) -> str:
     """Rows as CSV with full-precision numbers ("inf" for failures, empty if not measured)."""
+    return _csv(rows, CSV_FIELDS, ("_median", "_q25", "_q75"))
+
+
+def _csv(rows: Sequence[dict], fields: Sequence[str], quantiles: tuple[str, ...]) -> str:
+    """CSV of ``fields``; a missing quantile (``*_median`` …) is a failure, written "inf"."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(out, fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
         values = dict(row)
         values["hyperparameters"] = ";".join(f"{k}={v:g}" for k, v in
                                              row["hyperparameters"].items())
-        for key in CSV_FIELDS:
-            v = values.get(key)
-            if v is None:
-                values[key] = "inf" if key.endswith(("_median", "_q25", "_q75")) else ""
+        for key in fields:
+            if values.get(key) is None:
+                values[key] = "inf" if key.endswith(quantiles) else ""
         writer.writerow(values)
     return out.getvalue()

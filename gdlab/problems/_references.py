@@ -7,9 +7,9 @@ twice gives the same functions (and ``gdlab.train`` reuses its compilations).
 
 import importlib
 import importlib.util
-import sys
 from pathlib import Path
 
+from gdlab._modules import import_file
 from gdlab.problems._record import Problem
 
 _FILES: dict[tuple[str, float], object] = {}
@@ -30,14 +30,9 @@ def _import_file(path: str):
         raise ValueError(f"problem reference {path!r}: no such file")
     stamp = (str(file), file.stat().st_mtime)
     if stamp not in _FILES:
-        name = f"gdlab_user_{abs(hash(stamp)):x}"
-        spec = importlib.util.spec_from_file_location(name, file)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses and pickling look modules up by name
         try:
-            spec.loader.exec_module(module)
+            module = import_file(file, f"gdlab_user_{abs(hash(stamp)):x}")
         except Exception as error:
-            del sys.modules[name]
             raise ValueError(f"problem reference {path!r}: importing the file failed "
                              f"({_first_line(error)})") from None
         _FILES[stamp] = module
