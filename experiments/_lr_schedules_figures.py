@@ -34,8 +34,9 @@ def shapes(result: dict):
                 scale = plotting.array(plateau["scale"])
                 for s in scale:
                     ax.plot(t, s, linewidth=1.2)
-                how = ("effective LR ‖u‖/‖g‖ ÷ peak" if plateau.get("source") == "instruments"
-                       else "replayed")
+                how = {"instruments": "effective LR ‖u‖/‖g‖ ÷ peak",
+                       "optimizer state": "scale in the optimizer state"}.get(
+                           plateau.get("source"), "replayed")
                 ax.set_title(f"{name}\n({how}, {opt} runs: loss-driven)", fontsize=9)
         elif name in names:
             ax.plot(t, plotting.array(shapes[name]), color="#0072B2")

@@ -8,7 +8,6 @@ The network and its minibatch loss are the catalogue's
 num_seeds, optimizers, *_peaks, mnist_schedules, warmup_fraction, plateau_*, smooth).
 """
 
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -79,38 +78,10 @@ def _mnist_factory(config, optimizer: str, names: list, table: np.ndarray):
     return factory
 
 
-def _replay_plateau(config, values: np.ndarray) -> np.ndarray:
-    """The plateau scale at every update, replayed from the losses the runs fed it.
-
-    ``sweep`` records loss[k] = the minibatch loss that update k received as ``value=``,
-    so running the same transformation on loss[0..T−1] reproduces its scale exactly.
-    ``values``: (runs, T) float32 losses; returns (runs, T) scales.
-    """
-    return np.asarray(_replayer(config.plateau_factor, config.plateau_patience,
-                                config.plateau_rtol, config.plateau_average)(values))
-
-
-def _instrument_scale(sw, row: int, peak_index: int, peak: float, steps: int) -> np.ndarray:
-    """The plateau scale at updates 0 … T−1 of an SGD sweep's row: its effective learning
-    rate ‖u‖/‖g‖ (first layer; every layer has the same) over the peak. (seeds, T)."""
-    effective = np.asarray(sw.instruments["effective_lr"], float)[row, peak_index, :, :steps, 0]
-    return effective / peak
-
-
-@functools.lru_cache(maxsize=4)
-def _replayer(factor, patience, rtol, average):
-    plateau = schedules.reduce_on_plateau(factor=factor, patience=patience, rtol=rtol,
-                                          accumulation_size=average)
-    dummy = jnp.zeros((), jnp.float32)
-
-    def replay(values):
-        def step(state, value):
-            _, state = plateau.update(dummy, state, dummy, value=value)
-            return state, state.scale
-
-        return jax.lax.scan(step, plateau.init(dummy), values)[1]
-
-    return jax.jit(jax.vmap(replay))
+def _instrument_scale(sw, row: int, peak_index: int, steps: int) -> np.ndarray:
+    """The plateau scale at updates 0 … T−1 of a sweep's row, read from the optimizer
+    state by the ``effective_lr`` instrument ("plateau_scale"). (seeds, T)."""
+    return np.asarray(sw.instruments["plateau_scale"], float)[row, peak_index, :, :steps]
 
 
 def _mnist_problem(config):
@@ -140,11 +111,10 @@ def mnist(config) -> dict:
     out = {"schedules": names}
     for opt in config.optimizers:
         peaks = np.asarray(config.sgd_peaks if opt == "sgd" else config.adam_peaks)
-        # For SGD the plateau's scale is read from the run itself: the effective learning
-        # rate ‖u‖/‖g‖ (the instruments) is peak·scale there, the same in every layer.
-        # Adam's ‖u‖/‖g‖ also holds its 1/(√v̂ + ε), so there the scale is replayed.
+        # The plateau's scale is read from the run itself: the effective_lr instrument
+        # records the scale reduce_on_plateau holds in the optimizer state at every step.
         probe = {"instruments": ("effective_lr",), "instrument_every": 1} if (
-            opt == "sgd" and "reduce_on_plateau" in names) else {}
+            "reduce_on_plateau" in names) else {}
         sw = gdlab.train.sweep(
             problem.stochastic, problem.init, _mnist_factory(config, opt, names, table),
             {"schedule": np.arange(len(names)), "learning_rate": peaks}, config.steps,
@@ -166,10 +136,8 @@ def mnist(config) -> dict:
         plateau = None
         if "reduce_on_plateau" in names:
             i = names.index("reduce_on_plateau")
-            plateau = {"scale": (_instrument_scale(sw, i, best[i], peaks[best[i]], config.steps)
-                                 if probe else
-                                 _replay_plateau(config, sw.loss[i, best[i], :, :-1])),
-                       "peak": peaks[best[i]], "source": "instruments" if probe else "replay"}
+            plateau = {"scale": _instrument_scale(sw, i, best[i], config.steps),
+                       "peak": peaks[best[i]], "source": "optimizer state"}
         early = sw.loss[..., 1: _warmup_steps(config) + 1]
         spike = np.where(np.isfinite(early), early, np.inf).max(-1) / sw.loss[..., 0]
         out[opt] = {

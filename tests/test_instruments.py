@@ -212,3 +212,78 @@ def test_edges():
     assert train.edge(0.01, b1=0.9) == pytest.approx(3800.0)  # 38/η
     assert train.edge(0.1, momentum=0.9) == pytest.approx(38.0)  # 2(1 + β)/η
     assert train.edge(0.5) == pytest.approx(4.0)
+
+
+def test_plateau_scale_equals_optax_run_by_hand():
+    # Adam then reduce_on_plateau on a quadratic that Adam's large rate keeps bouncing on:
+    # the loss stalls, the plateau cuts the scale; a hand-written optax loop is the reference.
+    f = lambda x: 0.5 * jnp.sum(jnp.array([1.0, 4.0]) * x**2)
+    opt = optax.chain(optax.adam(0.5), optax.contrib.reduce_on_plateau(factor=0.5, patience=2))
+    steps = 40
+    traj = train.run(f, jnp.array([1.0, -2.0]), opt, steps,
+                     instruments=("effective_lr",))
+    x, state, scales = jnp.array([1.0, -2.0]), opt.init(jnp.zeros(2)), []
+    for _ in range(steps + 1):  # the instrument's last row: the update after the last step
+        value, grad = jax.value_and_grad(f)(x)
+        updates, state = opt.update(grad, state, x, value=value)
+        x = optax.apply_updates(x, updates)
+        scales.append(float(state[1].scale))
+    assert min(scales) < 0.1  # several reductions: the comparison is not trivial
+    np.testing.assert_allclose(traj.instruments["plateau_scale"], scales, rtol=1e-6)
+    plain = train.run(f, jnp.array([1.0, -2.0]), optax.adam(0.5), 2, instruments=("effective_lr",))
+    assert np.isnan(plain.instruments["plateau_scale"]).all()  # no plateau in the state
+
+
+def test_memory_estimate_counts_the_instrument_rows():
+    w_star, data = _regression(size=64)
+    params = {"a": jnp.zeros(2), "b": jnp.zeros(1)}
+    names = train.INSTRUMENTS
+    kw = dict(data=data, record="summary", per_example=_one, instrument_every=2)
+    sw = train.sweep(_mean, params, "adam", {"learning_rate": [0.01, 0.1]}, 20, seeds=3,
+                     instruments=names, **kw)
+    per_run = sum(np.asarray(v)[0, 0].size for v in sw.instruments.values())
+    assert per_run == len(sw.instrument_steps) * train.Instruments(names).floats(params)
+    kept = sum(np.asarray(v).nbytes for v in sw.instruments.values())  # what came back
+    plain = train._checks.estimate_bytes(runs=6, recorded=2, num_params=3, record_params=False,
+                                         itemsize=8, final_params=False)
+    limit = train._checks.OVERHEAD * (plain + kept / 2)  # fits without the rows, not with them
+    train._checks.memory("sweep", 6, 20, train._loop.parse_record("summary", 20, False), params,
+                         limit)  # no instruments: accepted
+    with pytest.raises(ValueError, match="instrument float"):
+        train.sweep(_mean, params, "adam", {"learning_rate": [0.01, 0.1]}, 20, seeds=3,
+                    memory_limit=limit, instruments=names, **kw)
+    with pytest.raises(ValueError, match="instrument_every"):
+        train.run(_mean, params, optax.adam(0.1), 20, memory_limit=limit / 6, instruments=names,
+                  **kw)
+
+
+def _one_shifted(params, example, shift=0.0):
+    return _one(params, example) + shift * jnp.sum(params["a"] ** 2) ** 1.5
+
+
+def _mean_shifted(params, data, shift=0.0):
+    return jnp.mean(jax.vmap(_one_shifted, in_axes=(None, 0, None))(params, data, shift))
+
+
+def test_a_sweep_over_a_loss_parameter_gives_per_example_the_same_value():
+    # "shift" is not an Adam hyperparameter: the sweep passes it to the loss, and the noise
+    # instrument's per-example loss must see the same value (separate runs are the reference).
+    _, data = _regression(size=64, seed=2)
+    params = {"a": jnp.array([0.5, -1.0]), "b": jnp.array([2.0])}
+    names = ("noise", "preconditioned_sharpness", "norms")
+    grid = {"learning_rate": [0.1], "shift": [0.0, 3.0]}
+    sw = train.sweep(_mean_shifted, params, "adam", grid, 6, data=data, instruments=names,
+                     per_example=_one_shifted, instrument_every=2)
+    for i, lr in enumerate(grid["learning_rate"]):
+        for j, shift in enumerate(grid["shift"]):
+            traj = train.run(lambda p, d, s=shift: _mean_shifted(p, d, s), params,
+                             optax.inject_hyperparams(optax.adam)(learning_rate=lr), 6, data=data,
+                             instruments=names, instrument_every=2,
+                             per_example=lambda p, e, s=shift: _one_shifted(p, e, s))
+            for name, value in traj.instruments.items():
+                np.testing.assert_allclose(sw.instruments[name][i, j], value, rtol=1e-9,
+                                           atol=1e-12, err_msg=f"{name} at {lr}, {shift}")
+    assert not np.allclose(sw.instruments["trace_cov"][0, 0], sw.instruments["trace_cov"][0, 1])
+    with pytest.raises(ValueError, match="per_example must take"):
+        train.sweep(_mean_shifted, params, "adam", grid, 6, data=data, instruments=names,
+                    per_example=_one, instrument_every=2)

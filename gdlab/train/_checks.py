@@ -9,15 +9,18 @@ These are checked here, each with a ``ValueError`` that says what to pass instea
 - ``target``: None or finite (a NaN target is never reached);
 - memory: what a call will record, estimated from shapes alone,
 
-      recorded ≈ runs · (recorded steps · (2 + P·[record params]) + P·[final] + 4) · itemsize
+      recorded ≈ runs · (recorded steps · (2 + P·[record params]) + P·[final] + 4
+                         + instrument rows · F) · itemsize
 
   with P the number of parameters ([final]: a sweep with record="summary" keeps no
-  final params). While it runs a call holds about ``OVERHEAD`` = 3
-  copies of that (the scan's output buffers, the joined chunks, the host copy; peak
-  RSS grew by 3.0 to 4.8 times ``recorded`` for 1 to 100 runs of 2·10⁴ to 2·10⁶
+  final params) and F the floats an instruments row holds (rows × layers × values per
+  layer, plus the whole-model values: ``Instruments.floats``). While it runs a call
+  holds about ``OVERHEAD`` = 3 copies of that (the scan's output buffers, the joined
+  chunks, the host copy; peak RSS grew by 3.0 to 4.8 times ``recorded`` for 1 to 100 runs of 2·10⁴ to 2·10⁶
   steps on a 2-D problem), which must stay under ``memory_limit`` (default
   ``MEMORY_LIMIT`` = 2 GiB). Above it the call is refused with the estimate and the
-  options that shrink it (``record=k``, ``record="summary"``, ``record_params=False``).
+  options that shrink it (``record=k``, ``record="summary"``, ``record_params=False``,
+  ``instrument_every=k``).
 
 Example::
 
@@ -97,12 +100,14 @@ def memory_limit(value) -> float:
 
 
 def estimate_bytes(*, runs: int, recorded: int, num_params: int, record_params: bool,
-                   itemsize: int, final_params: bool = True) -> int:
+                   itemsize: int, final_params: bool = True, instrument_floats: int = 0) -> int:
     """Bytes of what ``runs`` runs keep: per recorded step the loss and gradient norm
     (and the params if recorded), plus the final params (not kept by a sweep with
-    record="summary") and four per-run summaries."""
+    record="summary"), four per-run summaries and ``instrument_floats`` per run (the
+    instruments' rows: rows · floats per row)."""
     per_step = 2 + (num_params if record_params else 0)
-    return runs * (recorded * per_step + (num_params if final_params else 0) + 4) * itemsize
+    return runs * (recorded * per_step + (num_params if final_params else 0) + 4
+                   + instrument_floats) * itemsize
 
 
 def _size(nbytes: float) -> str:
@@ -113,16 +118,22 @@ def _size(nbytes: float) -> str:
     raise AssertionError
 
 
-def memory(what: str, runs: int, num_steps: int, policy, params, limit) -> None:
+def memory(what: str, runs: int, num_steps: int, policy, params, limit,
+           instruments=None) -> None:
     """Refuse a call whose recorded outputs would exceed ``limit`` bytes; say what fits.
 
-    ``policy``: the ``Record``; ``params``: the start (or ``init(key)``), for P."""
+    ``policy``: the ``Record``; ``params``: the start (or ``init(key)``), for P;
+    ``instruments``: the ``Instruments`` recorded (None: none)."""
     limit = memory_limit(limit)
     num_params, itemsize = count_params(params)
     recorded = len(policy.steps(num_steps))
+    probe_floats = 0
+    if instruments is not None:
+        probe_floats = len(instruments.steps(num_steps)) * instruments.floats(_shapes(params))
     kept = estimate_bytes(runs=runs, recorded=recorded, num_params=num_params,
                           record_params=policy.params, itemsize=itemsize,
-                          final_params=what == "run" or policy.every is not None)
+                          final_params=what == "run" or policy.every is not None,
+                          instrument_floats=probe_floats)
     need = OVERHEAD * kept
     if need <= limit:
         return
@@ -135,14 +146,27 @@ def memory(what: str, runs: int, num_steps: int, policy, params, limit) -> None:
         if divisor is not None and divisor < num_steps:
             hints.append(f"record={divisor}")
         hints.append('record="summary"')
+    if probe_floats:
+        hints.append("fewer instruments or a larger instrument_every")
     hints.append("fewer runs or steps")
     hints.append(f"memory_limit={int(need * 1.1)} if the machine has the memory")
     raise ValueError(
         f"{what} would need about {_size(need)} of memory ({runs} run(s) x {recorded} "
-        f"recorded step(s), {num_params} parameter(s), {itemsize}-byte floats: "
+        f"recorded step(s), {num_params} parameter(s)"
+        f"{f', {probe_floats} instrument float(s) per run' if probe_floats else ''}, "
+        f"{itemsize}-byte floats: "
         f"{_size(kept)} kept, x{OVERHEAD} while running), over the {_size(limit)} limit; "
         f"pass {', or '.join(hints)}"
     )
+
+
+def _shapes(params):
+    """The params pytree, or the shapes an ``init(key)`` function returns (nothing computed)."""
+    if callable(params):
+        import jax
+
+        return jax.eval_shape(lambda: params(jax.random.key(0)))
+    return params
 
 
 def count_params(params) -> tuple[int, int]:

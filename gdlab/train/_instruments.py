@@ -15,7 +15,10 @@ named by ``layer_names(params)``. After divergence every value is NaN.
                         (whole model, scalar)
     "effective_lr"      effective_lr ‖u_l‖/‖g_l‖ (L,): the step per unit gradient an
                         optimizer really takes; scheduled_lr: the "learning_rate" held
-                        by ``optax.inject_hyperparams`` in the state (NaN where absent)
+                        by ``optax.inject_hyperparams`` in the state (NaN where absent);
+                        plateau_scale: the multiplier ``reduce_on_plateau`` holds after
+                        update k, the one update k was scaled by (the product if several
+                        are chained; NaN without one); see ``plateau_scale``
     "cosines"           cos_previous cos(u_k, u_{k−1}) (NaN at k = 0); cos_descent
                         cos(u_k, −g_k) (1 for plain gradient descent)
     "noise"             from per-example gradients g_i, i = 1..B (``per_example``):
@@ -31,8 +34,10 @@ descent 2/η, heavy-ball momentum β 2(1 + β)/η, Adam (preconditioned) (2 + 2�
 38/η at β₁ = 0.9 (``edge``).
 """
 
+import functools
+import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import jax
 import jax.numpy as jnp
@@ -44,6 +49,9 @@ from gdlab.curvature._lanczos import ritz
 
 NAMES = ("norms", "effective_lr", "cosines", "noise", "alpha", "sharpness",
          "preconditioned_sharpness")
+# floats one row of each instrument holds: (per layer, whole model), as ``values`` returns
+SIZES = {"norms": (4, 1), "effective_lr": (1, 2), "cosines": (0, 2), "noise": (4, 1),
+         "alpha": (0, 1), "sharpness": (0, 1), "preconditioned_sharpness": (0, 1)}
 EXPENSIVE = ("noise", "alpha", "sharpness", "preconditioned_sharpness")
 
 
@@ -72,6 +80,12 @@ class Instruments:
         if self.every is None:
             return np.array([0, num_steps])
         return np.arange(0, num_steps + 1, self.every)
+
+    def floats(self, params) -> int:
+        """Floats one recorded row holds for ``params`` (any pytree of arrays or shapes)
+        with L layers: Σ over the names of (per-layer values)·L + whole-model values."""
+        num_layers = len(layers(params))
+        return sum(SIZES[n][0] * num_layers + SIZES[n][1] for n in self.names)
 
 
 def parse(instruments, every, per_example, examples, record, num_steps) -> Instruments | None:
@@ -103,6 +117,24 @@ def parse(instruments, every, per_example, examples, record, num_steps) -> Instr
         raise ValueError(f"lanczos_steps must be >= 1, got {steps}")
     return Instruments(names, None if every is None else int(every), per_example,
                        examples or instruments.examples, steps, instruments.b1, instruments.eps)
+
+
+def bind(inst: Instruments | None, problem: dict) -> Instruments | None:
+    """``inst`` with ``per_example`` given a sweep lane's problem parameters (the grid
+    names that go to the loss as keywords), so that "noise" sees the same loss as the
+    step. A per-example loss that does not take one of them is refused."""
+    if inst is None or not problem or "noise" not in inst.names:
+        return inst
+    try:
+        parameters = inspect.signature(inst.per_example).parameters
+    except (TypeError, ValueError):  # no signature to read: pass them and let it say
+        parameters = None
+    if parameters is not None and not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        missing = [name for name in problem if name not in parameters]
+        if missing:
+            raise ValueError(f"the sweep passes {missing} to loss_fn, so per_example must take "
+                             f"them as keyword arguments too (it takes {list(parameters)})")
+    return replace(inst, per_example=functools.partial(inst.per_example, **problem))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -183,12 +215,30 @@ def norms(s):
             "update_ratio": _ratio(un, pn), "distance": jnp.sqrt(jnp.sum(s["dd"]))}
 
 
+def plateau_scale(state):
+    """The scale ``optax.contrib.reduce_on_plateau`` (``gdlab.schedules.reduce_on_plateau``)
+    holds in an optimizer state, found by its state's name (``optax.tree_utils``), or NaN
+    when the state has none. Several plateaus chained: the product of their scales (what
+    the updates are multiplied by). The state after update k holds the scale that update
+    k was multiplied by: the loss k was fed first.
+
+    >>> opt = optax.chain(optax.sgd(0.1), optax.contrib.reduce_on_plateau())
+    >>> float(plateau_scale(opt.init(jnp.zeros(2))))
+    1.0
+    """
+    found = optax.tree_utils.tree_get_all_with_path(state, "ReduceLROnPlateauState")
+    scales = [jnp.asarray(s.scale) for _, s in found]
+    return jnp.prod(jnp.stack(scales)) if scales else jnp.nan
+
+
 def effective_lr(s, state, dtype):
-    """‖u_l‖/‖g_l‖ per layer and the scheduled rate held in the state (NaN: none)."""
+    """‖u_l‖/‖g_l‖ per layer, the scheduled rate held in the state and the plateau's
+    scale (NaN: none)."""
     rate = _get(state, "learning_rate")
     rate = jnp.nan if rate is None or jnp.ndim(rate) else rate
     return {"effective_lr": jnp.sqrt(_ratio(s["uu"], s["gg"])),
-            "scheduled_lr": jnp.asarray(rate, dtype)}
+            "scheduled_lr": jnp.asarray(rate, dtype),
+            "plateau_scale": jnp.asarray(plateau_scale(state), dtype)}
 
 
 def cosines(s):

@@ -324,9 +324,9 @@ def run(
     _checks.divergence_factor(divergence_factor)
     _checks.target(target)
     policy = parse_record(record, num_steps, record_params)
-    _checks.memory("run", 1, num_steps, policy, params, memory_limit)
-    optimizer = _optimizers.resolve(optimizer)
     probes = _inst.parse(instruments, instrument_every, per_example, examples, policy, num_steps)
+    _checks.memory("run", 1, num_steps, policy, params, memory_limit, probes)
+    optimizer = _optimizers.resolve(optimizer)
     compiled = _compiled_run(
         loss_fn, eval_fn, optimizer, num_steps, data is not None, key is not None,
         divergence_factor, policy, target, *(() if probes is None else (probes,)),

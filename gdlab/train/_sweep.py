@@ -175,7 +175,7 @@ def _compiled_sweep(
         key = run_key if stochastic else None
         out = simulate(fp, gp, optimizer, p0, data, key, num_steps, factor, record, target,
                        freeze=record.every is not None or record.params,
-                       instruments=instruments)
+                       instruments=_inst.bind(instruments, problem))
         if record.every is None:  # summaries only: no per-parameter array leaves the device
             out = {k: v for k, v in out.items() if k != "final_params"}
         return out
@@ -317,7 +317,7 @@ def sweep(
         raise ValueError("a stochastic loss needs seeds= (one key per seed)")
     seed_array = np.asarray(seed_values if seed_values is not None else [0], dtype=np.uint32)
     _checks.memory("sweep", math.prod(a.size for a in arrays.values()) * seed_array.size,
-                   num_steps, policy, params, memory_limit)
+                   num_steps, policy, params, memory_limit, probes)
     points = np.stack([m.ravel() for m in np.meshgrid(*arrays.values(), indexing="ij")], axis=-1)
     p0 = None if init_fn is not None else params
 
