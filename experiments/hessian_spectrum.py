@@ -23,11 +23,12 @@ Expect: every claim holds ("claims: n/n hold"); the measured numbers are the cla
 """
 
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
+from threadpoolctl import threadpool_limits
 
 import gdlab
 from gdlab import claims as C
@@ -75,44 +76,56 @@ def problem(config: Config):
 def zero_modes(params) -> np.ndarray:
     """Orthonormal basis (n, hidden + 1) of the logit-shift directions: the output bias
     b += c·1 and the output weights W[i, :] += a_i·1 add a·h + c to every logit alike,
-    which softmax ignores, so H v = 0 exactly for each of them."""
-    out = params[-1]
+    which softmax ignores, so H v = 0 exactly for each of them. Built in NumPy, in the
+    order of ``ravel_pytree`` (the leaves in pytree order, each flattened row-major)."""
+    hidden = params[-1]["w"].shape[0]
     modes = []
-    for i in range(out["w"].shape[0] + 1):
-        v = jax.tree.map(jnp.zeros_like, params)
-        if i < out["w"].shape[0]:
-            v[-1]["w"] = v[-1]["w"].at[i].set(1.0)
+    for i in range(hidden + 1):
+        v = jax.tree.map(lambda a: np.zeros(np.shape(a)), params)
+        if i < hidden:
+            v[-1]["w"][i] = 1.0
         else:
-            v[-1]["b"] = jnp.ones_like(out["b"])
-        modes.append(np.asarray(ravel_pytree(v)[0], np.float64))
+            v[-1]["b"][:] = 1.0
+        modes.append(np.concatenate([a.ravel() for a in jax.tree.leaves(v)]))
     q, _ = np.linalg.qr(np.stack(modes, axis=1))
     return q
 
 
+@partial(jax.jit, static_argnames=("f", "top_k", "lanczos_iters", "hutchinson_samples"))
+def _matrix_free(f, params, data, key, *, top_k, lanczos_iters, hutchinson_samples):
+    """One compiled program per point (float32): the loss, the dense Hessian, Lanczos's top
+    eigenvalues and Hutchinson's trace."""
+    k_trace, _ = jax.random.split(key)
+    lanczos = gdlab.curvature.top_eigenvalues(f, params, top_k, key=key, num_iters=lanczos_iters,
+                                              method="lanczos", data=data)
+    trace = gdlab.curvature.hutchinson_trace(f, params, key=k_trace, data=data,
+                                             num_samples=hutchinson_samples)
+    return f(params, data), gdlab.curvature.hessian(f, params, data=data), lanczos, trace
+
+
 def _float64(tree):
-    return jax.tree.map(lambda a: jnp.asarray(a, jnp.float64)
-                        if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)
+    return jax.tree.map(lambda a: np.asarray(a, np.float64)
+                        if jnp.issubdtype(a.dtype, jnp.floating) else np.asarray(a), tree)
 
 
 def analyse(f, params, data, config: Config, key, *, spectra: bool) -> dict:
     """Dense spectra (float32 and float64 Hessians), Lanczos top-k, Hutchinson's trace and,
     with ``spectra``, the SLQ density, at ``params``."""
-    k_trace, k_slq = jax.random.split(key)
-    h32 = np.asarray(gdlab.curvature.hessian(f, params, data=data), np.float64)
+    _, k_slq = jax.random.split(key)
+    loss, h32, lanczos, trace = jax.device_get(_matrix_free(
+        f, params, data, key, top_k=config.top_k, lanczos_iters=config.lanczos_iters,
+        hutchinson_samples=config.hutchinson_samples))
+    h32 = np.asarray(h32, np.float64)
+    lanczos = np.asarray(lanczos, np.float64)
     h64 = np.asarray(gdlab.curvature.hessian(f, _float64(params), data=_float64(data)))
+    null = zero_modes(params)
     dense32 = np.linalg.eigvalsh((h32 + h32.T) / 2)
     dense = np.linalg.eigvalsh((h64 + h64.T) / 2)  # ascending: the float64 reference
-    null = zero_modes(params)
     complement = np.linalg.svd(null.T)[2][null.shape[1]:].T  # orthonormal, ⟂ zero modes
     reduced = np.linalg.eigvalsh(complement.T @ h64 @ complement)
-    lanczos = np.asarray(gdlab.curvature.top_eigenvalues(
-        f, params, config.top_k, key=key, num_iters=config.lanczos_iters, method="lanczos",
-        data=data), np.float64)
-    trace = gdlab.curvature.hutchinson_trace(f, params, key=k_trace, data=data,
-                                             num_samples=config.hutchinson_samples)
     top = dense[::-1][: config.top_k]
     out = {
-        "loss": float(f(params, data)),
+        "loss": float(loss),
         "dense_eigenvalues": dense,
         "lanczos_top": lanczos,
         "dense_top": top,
@@ -133,9 +146,9 @@ def analyse(f, params, data, config: Config, key, *, spectra: bool) -> dict:
         "most_negative_eigenvalue": float(reduced[0]),
     }
     if spectra:
-        sd = gdlab.curvature.spectral_density(f, params, key=k_slq, data=data,
-                                              num_probes=config.slq_probes,
-                                              num_iters=config.slq_iters, method="lanczos")
+        sd = jax.device_get(gdlab.curvature.spectral_density(
+            f, params, key=k_slq, data=data, num_probes=config.slq_probes,
+            num_iters=config.slq_iters, method="lanczos"))
         nodes, weights = np.asarray(sd.nodes), np.asarray(sd.weights)
         out.update({"negative_fraction_slq": float(np.mean(np.sum(weights * (nodes < 0),
                                                                    axis=1))),
@@ -145,14 +158,23 @@ def analyse(f, params, data, config: Config, key, *, spectra: bool) -> dict:
 
 
 def run(config: Config) -> dict:
+    """The NumPy linear algebra (eigvalsh, QR, SVD of 826 × 826 matrices) runs on one BLAS
+    thread: OpenBLAS's threads spin against JAX's and other processes' threads, which made
+    each ``eigvalsh`` take 5–15 s instead of 0.15 s on a loaded 2-core machine."""
     _check(config)
+    with threadpool_limits(1, user_api="blas"):
+        return _run(config)
+
+
+def _run(config: Config) -> dict:
     f, data, model = problem(config)
     gd = gdlab.optimizers.make("sgd", learning_rate=config.learning_rate)
     seeds = list(range(config.seed, config.seed + config.seeds))
+    init = jax.jit(model.init)
     stages = {"initialisation": [], "trained": []}
     status = []
     for i, seed in enumerate(seeds):
-        params = model.init(jax.random.key(seed))
+        params = init(jax.random.key(seed))
         traj = gdlab.train.run(f, params, gd, config.train_steps, data=data, record="summary",
                                record_params=False)
         status.append(traj.status)
