@@ -23,6 +23,7 @@ The measured numbers are the claims in results/weight_update/result.json (`gdlab
 """
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -103,28 +104,62 @@ def loss(weight, input, goal):
     return 0.5 * (gdlab.models.linear_neuron().apply(weight, input) - goal) ** 2
 
 
-def book_run(config: Config, input: float, alpha: float) -> dict:
-    """The chapter's loop through gdlab.train.run; errors and predictions per iteration."""
-    traj = gdlab.train.run(
-        lambda w: loss(w, input, config.goal),
-        jnp.asarray(config.weight, dtype=jnp.float64),
-        gdlab.optimizers.make("sgd", learning_rate=alpha),
-        config.num_steps - 1,
+def _book_loss(weight, data, *, input):
+    """The chapter's loss with the input swept (traced) and the goal as data: one function
+    object, so every book-style sweep of the same grid size shares one compiled program."""
+    return loss(weight, input, data["goal"])
+
+
+@jax.jit
+def _book_grads(weights, inputs, goal):
+    """jax.grad of ½(pred − goal)² at every recorded weight: weights (inputs, alphas, T)."""
+    grad = jax.vmap(jax.grad(loss), in_axes=(0, None, None))  # over the steps
+    return jax.vmap(jax.vmap(grad, in_axes=(0, None, None)), in_axes=(0, 0, None))(
+        weights, inputs, goal)
+
+
+_BOOK_INPUTS = 24  # book-style sweeps pad their inputs to a multiple of this (one program)
+
+
+def book_runs(config: Config, pairs, *, weight: float | None = None) -> list[dict]:
+    """The chapter's loop for every (input, alpha) of ``pairs``, from ``weight`` (default:
+    the config's), in one ``gdlab.train.sweep`` over inputs × alphas (the input enters
+    the loss as a traced number); errors and predictions per iteration."""
+    weight = config.weight if weight is None else weight
+    inputs = list(dict.fromkeys(float(x) for x, _ in pairs))
+    alphas = list(dict.fromkeys(float(a) for _, a in pairs))
+    size = -(-len(inputs) // _BOOK_INPUTS) * _BOOK_INPUTS
+    grid_inputs = np.asarray(inputs + [inputs[-1]] * (size - len(inputs)))
+    grid_alphas = np.asarray((alphas + [alphas[-1]])[:max(2, len(alphas))])
+    sweep = gdlab.train.sweep(
+        _book_loss, jnp.asarray(weight, dtype=jnp.float64), "sgd",
+        {"input": grid_inputs, "learning_rate": grid_alphas}, config.num_steps - 1,
+        data={"goal": jnp.asarray(config.goal, dtype=jnp.float64)},
         divergence_factor=None,  # the book prints the whole divergent run
         record_params=True,
     )
-    weights = np.asarray(traj.params)
-    pred = input * weights
-    error = (pred - config.goal) ** 2
-    # The book's own arithmetic, for the check "update == gradient".
-    book_update = (pred - config.goal) * input
-    grads = np.asarray(jax.vmap(jax.grad(loss), in_axes=(0, None, None))(weights, input,
-                                                                          config.goal))
-    theory = (1 - alpha * input**2) ** (2 * np.arange(len(error))) * error[0]
-    return {
-        "input": input, "alpha": alpha, "weight": weights, "prediction": pred, "error": error,
-        "theory_error": theory, "update_minus_grad": np.max(np.abs(book_update - grads)),
-    }
+    all_weights = np.asarray(sweep.params)  # (inputs, alphas, iterations)
+    all_grads = np.asarray(_book_grads(all_weights, grid_inputs, config.goal))
+    runs = []
+    for input, alpha in pairs:
+        i, j = inputs.index(float(input)), alphas.index(float(alpha))
+        weights, grads = all_weights[i, j], all_grads[i, j]
+        pred = input * weights
+        error = (pred - config.goal) ** 2
+        # The book's own arithmetic, for the check "update == gradient".
+        book_update = (pred - config.goal) * input
+        theory = (1 - alpha * input**2) ** (2 * np.arange(len(error))) * error[0]
+        runs.append({
+            "input": input, "alpha": alpha, "weight": weights, "prediction": pred,
+            "error": error, "theory_error": theory,
+            "update_minus_grad": np.max(np.abs(book_update - grads)),
+        })
+    return runs
+
+
+def book_run(config: Config, input: float, alpha: float) -> dict:
+    """The chapter's loop (one run of ``book_runs``)."""
+    return book_runs(config, [(input, alpha)])[0]
 
 
 def hot_and_cold(config: Config) -> dict:
@@ -138,6 +173,12 @@ def hot_and_cold(config: Config) -> dict:
     )
     pred = config.input * np.asarray(traj.params)
     return {"prediction": pred, "error": (pred - config.goal) ** 2}
+
+
+@jax.jit
+def _hessians(weight, inputs, goal):
+    """d²/dw² of ½(pred − goal)² (jax.hessian) at ``weight`` for every input."""
+    return jax.vmap(jax.hessian(loss), in_axes=(None, 0, None))(weight, inputs, goal)
 
 
 def stability_map(config: Config) -> dict:
@@ -155,8 +196,7 @@ def stability_map(config: Config) -> dict:
     first, last = sweep.loss[..., 0], sweep.loss[..., -1]
     # 1 = converges (error shrinks), -1 = diverges (grows or blows up), 0 = never moves.
     outcome = np.where(sweep.diverged_at >= 0, -1, np.sign(first - last)).astype(int)
-    hessian = jax.vmap(jax.hessian(loss), in_axes=(None, 0, None))(config.weight, inputs,
-                                                                   config.goal)
+    hessian = _hessians(config.weight, inputs, config.goal)
     boundary, brackets, rel_error = [], [], []
     for i, x in enumerate(inputs):
         bad = np.nonzero(outcome[i] != 1)[0]
@@ -177,13 +217,12 @@ def stability_map(config: Config) -> dict:
 
 def effects(config: Config) -> dict:
     """Weight trajectories for positive, zero and negative inputs; per-step shrink factors."""
-    runs = [book_run(config, x, config.alpha) for x in config.effect_inputs]
+    runs = book_runs(config, [(x, config.alpha) for x in config.effect_inputs])
     scale_inputs = np.linspace(0.1, 2.0, 20)
-    factors = []
-    from_zero = dataclasses.replace(config, weight=0.0)  # pred − goal = −goal ≠ 0 at the start
-    for x in scale_inputs:
-        err = book_run(from_zero, float(x), config.alpha)["prediction"] - config.goal
-        factors.append(abs(err[1] / err[0]))
+    # pred − goal = −goal ≠ 0 at the start
+    scaled = book_runs(config, [(float(x), config.alpha) for x in scale_inputs], weight=0.0)
+    factors = [abs((r["prediction"][1] - config.goal) / (r["prediction"][0] - config.goal))
+               for r in scaled]
     return {
         "inputs": list(config.effect_inputs),
         "weights": [r["weight"] for r in runs],
@@ -191,6 +230,17 @@ def effects(config: Config) -> dict:
         "measured_factor": np.array(factors),
         "theory_factor": np.abs(1 - config.alpha * scale_inputs**2),
     }
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _leverage_derivatives(apply, w0, inputs, goal, w, multi, plane):
+    """jax.grad in one program: d pred/dw of the model and d/dw ½(pred − goal)² per input;
+    the gradients of ½(w·x − goal)² for several inputs (at w) and for two (at 0)."""
+    lever = jax.vmap(jax.grad(apply), in_axes=(None, 0))(w0, inputs)
+    grads = jax.vmap(jax.grad(loss), in_axes=(None, 0, None))(w0, inputs, goal)
+    several = lambda v, x: 0.5 * (v @ x - goal) ** 2
+    return (lever, grads, jax.grad(several)(w, multi),
+            jax.grad(several)(jnp.zeros_like(plane), plane))
 
 
 def leverage(config: Config) -> dict:
@@ -205,20 +255,18 @@ def leverage(config: Config) -> dict:
     model = gdlab.models.linear_neuron()
     w0, goal = 0.0, config.goal  # pred − goal = −goal ≠ 0 for every input
     inputs = np.linspace(0.25, 3.0, 12)
-    lever = jax.vmap(jax.grad(model.apply), in_axes=(None, 0))(w0, inputs)
-    grads = np.asarray(jax.vmap(jax.grad(loss), in_axes=(None, 0, None))(w0, inputs, goal))
+    x = np.asarray(config.multi_inputs, dtype=np.float64)
+    w = np.full_like(x, w0)
+    plane = x[:2]  # the same with the first two inputs, for the picture
+    lever, grads, g, plane_g = map(np.asarray, _leverage_derivatives(
+        model.apply, w0, inputs, goal, jnp.asarray(w), x, plane))
     error = inputs * w0 - goal
     exact_alpha = 1 / inputs**2
     after = inputs * (w0 - exact_alpha * grads) - goal  # pred − goal after that one step
 
-    x = np.asarray(config.multi_inputs, dtype=np.float64)
-    w = np.full_like(x, w0)
     multi_error = float(x @ w - goal)
-    g = np.asarray(jax.grad(lambda v: 0.5 * (v @ x - goal) ** 2)(jnp.asarray(w)))
     step = -g / (x @ x)  # alpha = 1/‖x‖²
     min_norm = np.linalg.lstsq(x[None, :], np.array([-multi_error]), rcond=None)[0]
-    plane = x[:2]  # the same with the first two inputs, for the picture
-    plane_g = np.asarray(jax.grad(lambda v: 0.5 * (v @ plane - goal) ** 2)(jnp.zeros(2)))
     return {
         "inputs": inputs, "leverage": np.asarray(lever), "error": error,
         "gd_step": -config.alpha * grads, "exact_step": -error / inputs,
@@ -232,6 +280,19 @@ def leverage(config: Config) -> dict:
     }
 
 
+def _mse(w, data, scale):
+    """½·mean((x·w − y)²) with the second feature multiplied by ``scale``."""
+    x = data["x"] * jnp.stack([jnp.ones_like(scale), scale])[None, :]
+    return 0.5 * jnp.mean((x @ w - data["y"]) ** 2)
+
+
+@jax.jit
+def _mse_at(w0, data, scales):
+    """The loss at w0 (scale 1) and its Hessian (jax.hessian) at w0 for every scale."""
+    return _mse(w0, data, 1.0), jax.vmap(jax.hessian(_mse), in_axes=(None, None, 0))(
+        w0, data, jnp.asarray(scales))
+
+
 def normalisation(config: Config) -> dict:
     """A 2-weight neuron on correlated unit features, the second one raw (× scale) or
     normalised: steps to the target at each one's best alpha, and the Hessian's κ."""
@@ -241,23 +302,19 @@ def normalisation(config: Config) -> dict:
     features /= np.sqrt(np.mean(features**2, axis=0))  # unit root-mean-square
     target = features @ np.array([0.3, -0.5])
     data = {"x": jnp.asarray(features), "y": jnp.asarray(target)}
-
-    def mse(w, data, scale):
-        x = data["x"] * jnp.stack([jnp.ones_like(scale), scale])[None, :]
-        return 0.5 * jnp.mean((x @ w - data["y"]) ** 2)
-
     scales = np.array([1.0, config.feature_scale])
     alphas = np.geomspace(1e-3, 10.0, config.feature_alphas)
     w0 = jnp.zeros(2, dtype=jnp.float64)
-    initial = float(mse(w0, data, 1.0))
-    sweep = gdlab.train.sweep(mse, w0, "sgd", {"scale": scales, "learning_rate": alphas},
+    initial, hessians = _mse_at(w0, data, scales)
+    initial = float(initial)
+    sweep = gdlab.train.sweep(_mse, w0, "sgd", {"scale": scales, "learning_rate": alphas},
                               config.feature_steps, data=data,
                               target=config.feature_target * initial)
     steps = np.where(sweep.steps_to_target >= 0, sweep.steps_to_target, np.inf)
     out = {"scales": scales, "alphas": alphas, "initial_loss": initial, "steps": steps}
     for name, i in (("normalised", 0), ("raw", 1)):
         best = gdlab.train.best(steps[i], {"learning_rate": alphas})
-        lam = np.linalg.eigvalsh(np.asarray(jax.hessian(mse)(w0, data, scales[i])))
+        lam = np.linalg.eigvalsh(np.asarray(hessians[i]))
         out[name] = {"best_alpha": best.setting["learning_rate"], "best_inside": best.inside,
                      "best_steps": best.value, "best_index": best.index[0],
                      "kappa": float(lam.max() / lam.min()), "limit": float(2 / lam.max()),
@@ -273,11 +330,8 @@ def _print_book(title: str, errors, predictions) -> None:
 
 def run(config: Config) -> dict:
     _check(config)
-    book = [
-        book_run(config, config.input, config.alpha),
-        book_run(config, config.big_input, config.alpha),
-        book_run(config, config.big_input, config.small_alpha),
-    ]
+    book = book_runs(config, [(config.input, config.alpha), (config.big_input, config.alpha),
+                              (config.big_input, config.small_alpha)])
     hot = hot_and_cold(config)
     stab = stability_map(config)
     eff = effects(config)
