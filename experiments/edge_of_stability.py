@@ -61,8 +61,10 @@ class Config:
     num_seeds: int = 5
 
 
+# The quick flow covers as many steps as the GD runs (η·t = 40 at η = 0.1), so it shares
+# their compiled sweep.
 QUICK = {"num_examples": 200, "learning_rates": (0.25,), "num_steps": 400, "record_every": 40,
-         "flow_time": 20.0, "flow_record_every": 40, "momentum_learning_rates": (0.2,),
+         "flow_time": 40.0, "flow_record_every": 40, "momentum_learning_rates": (0.2,),
          "adam_learning_rates": (0.06,)}
 
 
@@ -119,6 +121,29 @@ def trace(p, data, learning_rates, num_steps: int, k: int, config: Config, *,
             "diverged": (np.asarray(sw.diverged_at) >= 0)}
 
 
+def heavy_ball_traces(p, data, groups: dict, num_steps: int, k: int, config: Config) -> dict:
+    """Several groups of heavy-ball runs, {name: (learning rates, β)}, in one sweep over
+    learning rate × β (× seed), so one compiled program serves them all. Heavy ball with
+    β = 0 is plain GD (v ← 0·v + g = g exactly). Returns ``trace``'s dict per group; the
+    loss is recorded at every step."""
+    rates = list(dict.fromkeys(float(lr) for lrs, _ in groups.values() for lr in lrs))
+    betas = list(dict.fromkeys(float(beta) for _, beta in groups.values()))
+    probe = gdlab.train.Instruments(("sharpness",), lanczos_steps=config.lanczos_iters)
+    sw = gdlab.train.sweep(p.loss, p.init, "momentum",
+                           {"learning_rate": rates, "momentum": betas}, num_steps,
+                           seeds=_seeds(config), data=data, divergence_factor=None,
+                           instruments=probe, instrument_every=k)
+    out = {}
+    for name, (lrs, beta) in groups.items():
+        i, j = [rates.index(float(lr)) for lr in lrs], betas.index(float(beta))
+        out[name] = {"learning_rates": np.asarray(lrs, float),
+                     "steps": np.asarray(sw.instrument_steps),
+                     "sharpness": np.asarray(sw.instruments["sharpness"], float)[i, j],
+                     "loss": np.asarray(sw.loss, float)[i, j],
+                     "diverged": (np.asarray(sw.diverged_at) >= 0)[i, j]}
+    return out
+
+
 def _settled(sharpness, edge, config: Config) -> float:
     """Median of sharpness / edge over the settle window (the last part of the run)."""
     ratio = np.asarray(sharpness, float) / edge
@@ -152,11 +177,20 @@ def _summary(values) -> dict:
 def run(config: Config) -> dict:
     _check(config)
     p, data = problem(config)
-    runs = trace(p, data, config.learning_rates, config.num_steps, config.record_every, config)
+    k = config.record_every
+    groups = {"runs": (config.learning_rates, 0.0),
+              "heavy_ball": (config.momentum_learning_rates, config.momentum)}
+    flow_k = config.flow_record_every
     flow_steps = int(round(config.flow_time / config.flow_learning_rate))
-    k = config.flow_record_every
-    flow = trace(p, data, [config.flow_learning_rate], max(flow_steps - flow_steps % k, k), k,
-                 config)
+    flow_steps = max(flow_steps - flow_steps % flow_k, flow_k)
+    shared = (flow_steps, flow_k) == (config.num_steps, k)  # then the flow joins the sweep
+    if shared:
+        groups["flow"] = ((config.flow_learning_rate,), 0.0)
+    traced = heavy_ball_traces(p, data, groups, config.num_steps, k, config)
+    runs, heavy = traced["runs"], traced["heavy_ball"]
+    heavy["loss"] = heavy["loss"][..., ::k]  # heavy ball's loss: every k-th step is enough
+    flow = traced["flow"] if shared else trace(p, data, [config.flow_learning_rate],
+                                               flow_steps, flow_k, config)
     params = jax.tree.leaves(jax.eval_shape(p.init, jax.random.key(0)))
     metrics = {"parameters": int(sum(a.size for a in params)), "seeds": _seeds(config),
                "initial_sharpness": _summary(runs["sharpness"][0, :, 0])}
@@ -177,9 +211,6 @@ def run(config: Config) -> dict:
         "final_sharpness": _summary(final),
         "final_sharpness_over_largest_edge": _summary(final / (2 / min(config.learning_rates))),
     }
-    k = config.record_every
-    heavy = trace(p, data, config.momentum_learning_rates, config.num_steps, k, config,
-                  optimizer="momentum", hyperparameters={"momentum": config.momentum}, record=k)
     adam = trace(p, data, config.adam_learning_rates, config.num_steps, k, config,
                  optimizer="adam", hyperparameters={"b1": config.b1},
                  instrument="preconditioned_sharpness", record=k)
