@@ -118,6 +118,24 @@ def _slots(record: Record, num_steps: int):
     return (lambda k: k % record.every == 0), (lambda k: k // record.every)
 
 
+_LINESEARCH = (optax.ScaleByZoomLinesearchState, optax.ScaleByBacktrackingLinesearchState)
+
+
+def _evaluates(state) -> bool:
+    """Whether an optimizer's update calls the loss: optax's line searches, and gdlab's
+    solvers (whose states count ``evaluations``)."""
+    found = lambda n: isinstance(n, _LINESEARCH) or "evaluations" in getattr(n, "_fields", ())
+    return any(found(n) for n in jax.tree.leaves(state, is_leaf=found))
+
+
+def _row(params, dtype, record: Record) -> dict:
+    """The shapes of one recorded row, as ``measure`` writes it: read off the params and
+    the loss's dtype instead of tracing the model a second time."""
+    row = {"loss": jax.ShapeDtypeStruct((), dtype),
+           "grad_norm": jax.eval_shape(optax.tree.norm, params)}
+    return {**row, "params": jax.eval_shape(lambda p: p, params)} if record.params else row
+
+
 def simulate(objective, evaluate, optimizer, params, data, key, num_steps, factor, record,
              target=None, *, freeze=True, instruments=None):
     """The scan. Pure: jit it for one run, vmap it for a sweep.
@@ -168,12 +186,17 @@ def simulate(objective, evaluate, optimizer, params, data, key, num_steps, facto
         )
 
     def update(carry: Carry, k, value, grad, proposed=None) -> Carry:
+        # The update after the last step is computed and dropped by a select rather than
+        # skipped by a lax.cond (except for optimizers that evaluate the loss): a cond
+        # splits the step into computations XLA neither fuses nor compiles as fast; the
+        # select is one pass over params and state, merged with the freeze of a
+        # diverged run, and costs one update in num_steps.
         updates, state = propose(carry, k, value, grad) if proposed is None else proposed
         params = optax.apply_updates(carry.params, updates)
-        if freeze:
-            keep = lambda old, new: jnp.where(carry.diverged_at >= 0, old, new)
-            params, state = jax.tree.map(keep, carry.params, params), jax.tree.map(
-                keep, carry.state, state)
+        stop = (k == num_steps) | (carry.diverged_at >= 0) if freeze else k == num_steps
+        keep = lambda old, new: jnp.where(stop, old, new)
+        params, state = jax.tree.map(keep, carry.params, params), jax.tree.map(
+            keep, carry.state, state)
         return carry._replace(params=params, state=state)
 
     def step(carry: Carry, k):
@@ -189,12 +212,11 @@ def simulate(objective, evaluate, optimizer, params, data, key, num_steps, facto
             carry = carry._replace(probe=_inst.observe(
                 instruments, carry.probe, k, *(f(k) for f in _slots(instruments, num_steps)),
                 carry.diverged_at >= 0, **context(carry, k, value, grad, proposed)))
-            return jax.lax.cond(k < num_steps, lambda c: update(c, k, value, grad, proposed),
+            return update(carry, k, value, grad, proposed), out
+        if evaluates:  # skip the last update: its line search would call the loss for nothing
+            return jax.lax.cond(k < num_steps, lambda c: update(c, k, value, grad),
                                 lambda c: c, carry), out
-        # no update after the last step (an optimizer's line search would evaluate the loss)
-        carry = jax.lax.cond(k < num_steps, lambda c: update(c, k, value, grad), lambda c: c,
-                             carry)
-        return carry, out
+        return update(carry, k, value, grad), out
 
     def context(carry, k, value, grad, proposed):
         """What an instrument may read at step k."""
@@ -205,14 +227,12 @@ def simulate(objective, evaluate, optimizer, params, data, key, num_steps, facto
                 "data": data, "key": step_key(k), "dtype": dtype}
 
     rows = len(record.steps(num_steps))
-    blank = jax.eval_shape(lambda c: measure(c, 0)[3], Carry(
-        params, None, jnp.zeros((), dtype), jnp.int32(-1), jnp.zeros((), dtype), jnp.int32(-1),
-        {}))
+    evaluates = _evaluates(jax.eval_shape(optimizer.init, params))
     carry = Carry(
         params, optimizer.init(params), jnp.asarray(jnp.inf, dtype), jnp.int32(-1),
         jnp.asarray(jnp.inf, dtype), jnp.int32(-1),
         {} if record.every == 1 else jax.tree.map(
-            lambda s: jnp.zeros((rows, *s.shape), s.dtype), blank),
+            lambda s: jnp.zeros((rows, *s.shape), s.dtype), _row(params, dtype, record)),
     )
     if instruments is not None:
         shapes = jax.eval_shape(lambda c: _inst.values(
