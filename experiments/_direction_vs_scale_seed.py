@@ -2,15 +2,18 @@
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from gdlab import gradients
 
+_cosine = jax.jit(gradients.cosine)  # one program for every pair (not one per primitive)
+
 
 def degrees(a, b) -> float:
     """The angle between two vectors in degrees (via ``gdlab.gradients.cosine``)."""
-    return math.degrees(math.acos(float(gradients.cosine(jnp.asarray(a), jnp.asarray(b)))))
+    return math.degrees(math.acos(float(_cosine(jnp.asarray(a), jnp.asarray(b)))))
 
 
 def fmt(vector) -> str:

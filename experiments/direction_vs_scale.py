@@ -24,6 +24,7 @@ Expect: every claim holds ("claims: n/n hold"); the measured numbers are the cla
 (`gdlab list`); `--seed S` draws other starts and initialisations (seeds S…S+n−1).
 """
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 import gdlab
 from gdlab import claims as C
@@ -97,9 +99,47 @@ def _check(config: Config) -> None:
 # ------------------------------------------------------------ the 2-D quadratic family
 
 
-def _rotation(angle):
-    c, s = jnp.cos(angle), jnp.sin(angle)
-    return jnp.stack([jnp.stack([c, -s]), jnp.stack([s, c])])
+def _rotation(angle, xp=jnp):
+    """The 2-D rotation by ``angle`` (traced with xp = jnp, on the host with xp = np)."""
+    c, s = xp.cos(angle), xp.sin(angle)
+    return xp.stack([xp.stack([c, -s]), xp.stack([s, c])])
+
+
+@functools.cache
+def switch(names: tuple[str, ...], learning_rates: tuple[float, ...] | None = None):
+    """A factory of one optax transformation that runs every optimizer of ``names`` side
+    by side (each on its own state, all fed the same gradient) and applies the update of
+    optimizer number ``which``, a traced number: swept as a grid axis, every optimizer
+    shares one compiled sweep. Each update is computed exactly as the optimizer alone
+    computes it; the others are discarded (selected, never mixed in).
+
+    ``learning_rates``: one fixed rate per optimizer (the factory then takes ``which``
+    only); None: the factory takes ``(which, learning_rate)``.
+    """
+
+    def build(which, learning_rate):
+        index = jnp.asarray(which).astype(jnp.int32)
+        if learning_rates is not None:
+            learning_rate = jnp.asarray(learning_rates, jnp.asarray(which).dtype)[index]
+        parts = [optimizers.factory(n)(learning_rate=learning_rate, **FIXED.get(n, {}))
+                 for n in names]
+
+        def init(params):
+            return tuple(part.init(params) for part in parts)
+
+        def update(updates, state, params=None):
+            outs = [part.update(updates, s, params) for part, s in zip(parts, state, strict=True)]
+            chosen = jax.tree.map(lambda *u: jnp.stack(u)[index], *(u for u, _ in outs))
+            return chosen, tuple(s for _, s in outs)
+
+        return optax.GradientTransformation(init, update)
+
+    if learning_rates is None:
+        return build
+    return lambda which: build(which, None)
+
+
+_rosenbrock_grads = jax.jit(jax.vmap(jax.grad(ROSENBROCK.loss)))
 
 
 def family(d, data, *, start, case):
@@ -139,9 +179,8 @@ def _gradient(x, row, lam) -> np.ndarray:
     """∇f at points x (..., 2): c·R diag(λ₁, γλ₂) Rᵀ x, or Rosenbrock's gradient."""
     c, gamma, angle, kind = row
     if kind == 1:
-        return np.asarray(jax.vmap(jax.grad(ROSENBROCK.loss))(jnp.asarray(x.reshape(-1, 2)))
-                          ).reshape(x.shape)
-    rot = np.asarray(_rotation(angle))
+        return np.asarray(_rosenbrock_grads(jnp.asarray(x.reshape(-1, 2)))).reshape(x.shape)
+    rot = _rotation(angle, np)
     return c * np.einsum("ij,...j->...i", rot @ np.diag(lam * [1.0, gamma]) @ rot.T, x)
 
 
@@ -165,7 +204,7 @@ def _cosines(updates, grads, *, floor=1e-10) -> np.ndarray:
 
 
 def quadratic_runs(config: Config) -> dict:
-    """Every optimizer × learning rate × case × start in one compiled sweep per optimizer.
+    """Every learning rate × optimizer × case × start in one compiled sweep (``switch``).
 
     The rate is tuned per case on the median over starts of the protocol's score (mean
     log10 of (f − f*)/c along the run, ``compare.score``); each tuned rate comes with
@@ -179,19 +218,22 @@ def quadratic_runs(config: Config) -> dict:
     lam = np.asarray(config.eigenvalues, np.float64)
     data = {"lam": jnp.asarray(lam), "starts": jnp.asarray(starts), "cases": jnp.asarray(rows)}
     steps = compare.step_grid(config.step_low, config.step_high, config.per_decade)
-    grid = {"learning_rate": steps, "case": np.arange(len(rows)), "start": np.arange(len(starts))}
-    rots = np.stack([np.asarray(_rotation(a)) for a in rows[:, 2]])
+    names = tuple(config.optimizers)
+    grid = {"learning_rate": steps, "which": np.arange(len(names)), "case": np.arange(len(rows)),
+            "start": np.arange(len(starts))}
+    rots = np.stack([_rotation(a, np) for a in rows[:, 2]])
     x_start = np.einsum("cij,sj->csi", rots, starts)  # (case, start, 2)
     x_start[rows[:, 3] == 1] = ROSENBROCK.x0
+    sw = train.sweep(family, jnp.zeros(2, jnp.float64), switch(names), grid, config.num_steps,
+                     data=data, record_params=True)
     out = {}
-    for name in config.optimizers:
-        sw = train.sweep(family, jnp.zeros(2, jnp.float64), name, grid, config.num_steps,
-                         data=data, record_params=True, hyperparameters=FIXED.get(name))
-        gap = (np.asarray(sw.loss) - fmin[None, :, None, None]) / rows[None, :, 0, None, None]
-        score = compare.score(gap, sw.diverged_at, 1e-12)  # (lr, case, start)
+    for w, name in enumerate(names):
+        gap = (np.asarray(sw.loss)[:, w] - fmin[None, :, None, None]) / rows[None, :, 0, None, None]
+        dead = np.asarray(sw.diverged_at)[:, w]  # (lr, case, start)
+        score = compare.score(gap, dead, 1e-12)
         hit = train.steps_to_target(gap, config.target).astype(float)
         hit = np.where(hit >= 0, hit, np.inf)
-        x = np.asarray(sw.params) + x_start[None, :, :, None, :]  # (lr, case, start, step, 2)
+        x = np.asarray(sw.params)[:, w] + x_start[None, :, :, None, :]  # (lr, case, start, step, 2)
         entries, axis_at = {}, None
         for j, case in enumerate(table):
             b = train.best(score[:, j], {"learning_rate": steps})
@@ -206,7 +248,6 @@ def quadratic_runs(config: Config) -> dict:
             if case in ("axis-aligned", "rosenbrock"):
                 entries[case]["cosine"] = _summary(_cosines(
                     np.diff(path, axis=1), _gradient(path[:, :-1], rows[j], lam)))
-        dead = np.asarray(sw.diverged_at)
         for j, case in enumerate(table):  # every case at every rate, against axis-aligned
             span = np.maximum(np.max(np.linalg.norm(x[:, [0, j]], axis=-1), axis=(1, 2, 3)),
                               np.hypot(*config.x0))
@@ -237,32 +278,40 @@ def mnist_runs(config: Config) -> dict:
         return jax.vmap(gradients.cosine)(updates, jax.tree.map(lambda g: -g, grads))
 
     seeds = list(range(config.seed, config.seed + config.mnist_seeds))
+    names, rates = tuple(config.optimizers), tuple(config.mnist_learning_rates)
+    sw = train.sweep(loss, problem.init, switch(names, rates), {"which": np.arange(len(names))},
+                     config.mnist_steps, seeds=seeds, data=data, record_params=True)
     out = {}
-    for name, lr in zip(config.optimizers, config.mnist_learning_rates, strict=True):
-        sw = train.sweep(loss, problem.init, name, {"learning_rate": [lr]}, config.mnist_steps,
-                         seeds=seeds, data=data, record_params=True,
-                         hyperparameters=FIXED.get(name))
-        cos = np.stack([np.asarray(cosines(jax.tree.map(lambda a, k=k: a[0, k], sw.params),
+    for w, (name, lr) in enumerate(zip(names, rates, strict=True)):
+        cos = np.stack([np.asarray(cosines(jax.tree.map(lambda a, w=w, k=k: a[w, k], sw.params),
                                            data)) for k in range(len(seeds))])
         out[name] = {"learning_rate": lr, "cosine": _summary(cos),
-                     "final_loss": np.asarray(sw.final_loss)[0],
-                     "diverged": int(np.sum(np.asarray(sw.diverged_at) >= 0))}
+                     "final_loss": np.asarray(sw.final_loss)[w],
+                     "diverged": int(np.sum(np.asarray(sw.diverged_at)[w] >= 0))}
     return {"seeds": seeds, "runs": out}
 
 
 def first_steps(config: Config, quad: dict) -> dict:
     """Length of the first update for the loss c·f (same hyperparameters), over c = 1e-3…1e3."""
-    lam = np.asarray(config.eigenvalues)
-    x0 = jnp.asarray(config.x0, jnp.float64)
-    g = jnp.asarray(lam) * x0  # ∇(½xᵀΛx) at x0
+    x0 = np.asarray(config.x0, np.float64)
+    g = np.asarray(config.eigenvalues, np.float64) * x0  # ∇(½xᵀΛx) at x0
     cs = np.geomspace(1e-3, 1e3, 13)
-    ratios = {}
-    for name in [n for n in ("sgd", "normalized_gd", "adam") if n in config.optimizers]:
-        lr = quad["runs"][name]["axis-aligned"]["learning_rate"]
-        opt = optimizers.make(name, learning_rate=lr, **FIXED.get(name, {}))
-        lengths = [float(jnp.linalg.norm(opt.update(c * g, opt.init(x0), x0)[0])) for c in cs]
-        ratios[name] = np.asarray(lengths) / lengths[int(np.argmin(np.abs(cs - 1)))]
-    return {"c": cs, "ratio": ratios}
+    names = tuple(n for n in ("sgd", "normalized_gd", "adam") if n in config.optimizers)
+    rates = np.asarray([quad["runs"][n]["axis-aligned"]["learning_rate"] for n in names])
+    lengths = np.asarray(_first_step_lengths(names, rates, cs, g, x0))  # (optimizer, c)
+    one = int(np.argmin(np.abs(cs - 1)))
+    return {"c": cs, "ratio": {n: lengths[i] / lengths[i, one] for i, n in enumerate(names)}}
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _first_step_lengths(names, rates, cs, g, x0):
+    """‖first update‖ of each optimizer (its rate from ``rates``) for the gradients c·g."""
+    out = []
+    for name, rate in zip(names, rates, strict=True):
+        opt = optimizers.factory(name)(learning_rate=rate, **FIXED.get(name, {}))
+        out.append(jax.vmap(lambda c, opt=opt: jnp.linalg.norm(
+            opt.update(c * g, opt.init(x0), x0)[0]))(cs))
+    return jnp.stack(out)
 
 
 def run(config: Config) -> dict:
