@@ -375,23 +375,25 @@ def _numpy_mlp_cross_entropy(params, x, y, act):
 def test_mnist1d_mlp_is_the_numpy_network_on_the_first_examples():
     p = problems.get("mnist1d_mlp", hidden=(16, 8), activation="relu", init="he",
                      train_size=300, batch_size=50, dtype=jnp.float64)
-    params = p.init(jax.random.key(2))
+    # the problem's functions are what train.sweep jits: called eagerly they would
+    # compile each primitive on its own (~110 programs); jitted, one program each
+    params = jax.jit(p.init)(jax.random.key(2))
     assert p.info["sizes"] == (40, 16, 8, 10) and p.dtype == jnp.float64
     from gdlab import data
 
     d = data.mnist1d(seed=0)
     np.testing.assert_array_equal(p.data["x"], d["x"][:300])
     relu = lambda z: np.maximum(z, 0)
-    np.testing.assert_allclose(float(p.loss(params, p.data)),
+    np.testing.assert_allclose(float(jax.jit(p.loss)(params, p.data)),
                                _numpy_mlp_cross_entropy(params, d["x"][:300], d["y"][:300],
                                                         relu), rtol=1e-12)
     # the minibatch: batch_size examples drawn with replacement by randint(key)
     key = jax.random.key(7)
     idx = np.asarray(jax.random.randint(key, (50,), 0, 300))
-    np.testing.assert_allclose(float(p.stochastic(params, p.data, key=key)),
+    np.testing.assert_allclose(float(jax.jit(p.stochastic)(params, p.data, key=key)),
                                _numpy_mlp_cross_entropy(params, d["x"][idx], d["y"][idx], relu),
                                rtol=1e-12)
-    scores = p.evaluate(params, p.data)
+    scores = jax.jit(p.evaluate)(params, p.data)
     np.testing.assert_allclose(float(scores["test_loss"]), _numpy_mlp_cross_entropy(
         params, d["x_test"], d["y_test"], relu), rtol=1e-12)
     assert 0 <= float(scores["test_accuracy"]) <= 1

@@ -107,15 +107,20 @@ def test_depth_norms_equal_the_gradient_of_a_plain_mlp(site):
     """The masked deepest network gives the gradients of an MLP of exactly that depth."""
     data = _data(site, "depth")
     depth = data["depths"][1]
-    width, key_x, key_y, key_w = 32, *jax.random.split(jax.random.key(0), 3)
-    x = jax.random.normal(key_x, (256, width), jnp.float32)
-    y = jax.random.normal(key_y, (256, 1), jnp.float32)
-    deep = gdlab.models.mlp([width] * max(data["depths"]) + [1], init="he",
-                            dtype=jnp.float32).init(key_w)
-    params = [*deep[: depth - 1], deep[-1]]  # its first depth − 1 layers and the output
-    model = gdlab.models.mlp([width] * depth + [1], activation="relu", dtype=jnp.float32)
-    g = jax.grad(lambda p: 0.5 * jnp.mean((model.apply(p, x) - y) ** 2))(params)
-    expected = [float(jnp.linalg.norm(layer["w"])) for layer in g]
+
+    @jax.jit  # one program: run eagerly, the inits and the gradient were ~30 compilations
+    def layer_norms():
+        width, key_x, key_y, key_w = 32, *jax.random.split(jax.random.key(0), 3)
+        x = jax.random.normal(key_x, (256, width), jnp.float32)
+        y = jax.random.normal(key_y, (256, 1), jnp.float32)
+        deep = gdlab.models.mlp([width] * max(data["depths"]) + [1], init="he",
+                                dtype=jnp.float32).init(key_w)
+        params = [*deep[: depth - 1], deep[-1]]  # its first depth − 1 layers and the output
+        model = gdlab.models.mlp([width] * depth + [1], activation="relu", dtype=jnp.float32)
+        g = jax.grad(lambda p: 0.5 * jnp.mean((model.apply(p, x) - y) ** 2))(params)
+        return [jnp.linalg.norm(layer["w"]) for layer in g]
+
+    expected = [float(v) for v in layer_norms()]
     np.testing.assert_allclose(data["norms"][f"relu/he/{depth}"], expected, rtol=1e-4)
 
 
