@@ -4,7 +4,8 @@ The task: 32 learning rates × 300 steps of full-batch SGD on a 40-64-10 tanh ML
 softmax cross-entropy on MNIST-1D, float32, recording the loss curve of every run.
 Three implementations, timed side by side in one process:
 
-  gdlab      gdlab.train.sweep(..., "sgd", {"learning_rate": lrs}, 300, data=...)
+  gdlab      gdlab.train.sweep(..., "sgd", {"learning_rate": lrs}, 300, data=...,
+             record_grad_norm=False): the loss curves, as the other two record
   tutorial   the optax tutorial pattern: a Python loop over rates, for each a new
              optimizer and a jitted step, 300 Python-level steps
   hand       a hand-written jax.jit(jax.vmap(lax.scan)) over the rates
@@ -57,8 +58,9 @@ def problem(size: int):
 
 
 def run_gdlab(loss, params, data, lrs):
+    # the hand-written loop's outputs: the loss curves (no gradient norms)
     out = train.sweep(loss, params, "sgd", {"learning_rate": lrs}, NUM_STEPS, data=data,
-                      record_params=False)
+                      record_params=False, record_grad_norm=False)
     return out.loss
 
 

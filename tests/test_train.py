@@ -198,6 +198,22 @@ def test_record_params_off():
     assert traj.params is None and traj.loss.shape == (6,)
 
 
+def test_record_grad_norm_off_keeps_the_losses():
+    """Without the gradient norm the recorded losses are the closed form's, as with it."""
+    eta, x0 = 0.1, 1.5
+    expected = 0.5 * LAM * ((1 - eta * LAM) ** np.arange(11) * x0) ** 2
+    traj = train.run(half_quadratic, jnp.asarray(x0), optax.sgd(eta), 10, record_grad_norm=False)
+    assert traj.grad_norm is None
+    np.testing.assert_allclose(traj.loss, expected, rtol=1e-12)
+    for record in ("all", 5, "summary"):
+        sw = train.sweep(half_quadratic, jnp.asarray(x0), "sgd", {"learning_rate": [eta, 0.2]},
+                         10, record=record, record_grad_norm=False)
+        assert sw.grad_norm is None
+        np.testing.assert_allclose(sw.loss[0], expected[sw.steps], rtol=1e-12)
+    with pytest.raises(ValueError, match="record_grad_norm"):
+        train.run(half_quadratic, jnp.asarray(x0), optax.sgd(eta), 10, record_grad_norm="no")
+
+
 def test_steps_to_target():
     loss = np.array([[4.0, 2.0, 1.0, 0.5], [4.0, np.nan, np.nan, np.nan]])
     np.testing.assert_array_equal(train.steps_to_target(loss, 1.0), [2, -1])

@@ -100,12 +100,13 @@ def memory_limit(value) -> float:
 
 
 def estimate_bytes(*, runs: int, recorded: int, num_params: int, record_params: bool,
-                   itemsize: int, final_params: bool = True, instrument_floats: int = 0) -> int:
+                   itemsize: int, final_params: bool = True, instrument_floats: int = 0,
+                   grad_norm: bool = True) -> int:
     """Bytes of what ``runs`` runs keep: per recorded step the loss and gradient norm
     (and the params if recorded), plus the final params (not kept by a sweep with
     record="summary"), four per-run summaries and ``instrument_floats`` per run (the
     instruments' rows: rows · floats per row)."""
-    per_step = 2 + (num_params if record_params else 0)
+    per_step = 1 + int(grad_norm) + (num_params if record_params else 0)
     return runs * (recorded * per_step + (num_params if final_params else 0) + 4
                    + instrument_floats) * itemsize
 
@@ -133,7 +134,8 @@ def memory(what: str, runs: int, num_steps: int, policy, params, limit,
     kept = estimate_bytes(runs=runs, recorded=recorded, num_params=num_params,
                           record_params=policy.params, itemsize=itemsize,
                           final_params=what == "run" or policy.every is not None,
-                          instrument_floats=probe_floats)
+                          instrument_floats=probe_floats,
+                          grad_norm=getattr(policy, "grad_norm", True))
     need = OVERHEAD * kept
     if need <= limit:
         return

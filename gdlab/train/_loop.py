@@ -19,10 +19,12 @@ DIVERGENCE_FACTOR = 1e6
 @dataclass(frozen=True)
 class Record:
     """What a run keeps. ``every``: record loss/grad_norm at steps 0, k, 2k, …, num_steps
-    (None: only step 0 and the last, the "summary" policy); ``params``: keep iterates too."""
+    (None: only step 0 and the last, the "summary" policy); ``params``: keep iterates too;
+    ``grad_norm``: the gradient norm too (off: the program does not compute it)."""
 
     every: int | None = 1
     params: bool = True
+    grad_norm: bool = True
 
     def steps(self, num_steps: int) -> np.ndarray:
         if self.every is None:
@@ -30,16 +32,20 @@ class Record:
         return np.arange(0, num_steps + 1, self.every)
 
 
-def parse_record(record, num_steps: int, record_params: bool) -> Record:
+def parse_record(record, num_steps: int, record_params: bool,
+                 record_grad_norm: bool = True) -> Record:
     """``record``: "all" | "summary" | a positive int k dividing num_steps."""
+    for name, flag in (("record_params", record_params), ("record_grad_norm", record_grad_norm)):
+        if not isinstance(flag, bool | np.bool_):
+            raise ValueError(f"{name} must be True or False, got {flag!r}")
     if record == "all":
-        return Record(1, record_params)
+        return Record(1, bool(record_params), bool(record_grad_norm))
     if record == "summary":
-        return Record(None, False)
+        return Record(None, False, bool(record_grad_norm))
     if isinstance(record, int | np.integer) and not isinstance(record, bool) and record >= 1:
         if num_steps % record:
             raise ValueError(f"record={record} must divide num_steps={num_steps}")
-        return Record(int(record), record_params)
+        return Record(int(record), bool(record_params), bool(record_grad_norm))
     raise ValueError(f"record must be 'all', 'summary' or a positive int, got {record!r}")
 
 
@@ -64,7 +70,7 @@ class Trajectory:
 
     params: Any
     loss: np.ndarray
-    grad_norm: np.ndarray
+    grad_norm: np.ndarray | None  # None with record_grad_norm=False
     final_params: Any
     diverged_at: int | None
     steps: np.ndarray
@@ -131,8 +137,9 @@ def _evaluates(state) -> bool:
 def _row(params, dtype, record: Record) -> dict:
     """The shapes of one recorded row, as ``measure`` writes it: read off the params and
     the loss's dtype instead of tracing the model a second time."""
-    row = {"loss": jax.ShapeDtypeStruct((), dtype),
-           "grad_norm": jax.eval_shape(optax.tree.norm, params)}
+    row = {"loss": jax.ShapeDtypeStruct((), dtype)}
+    if record.grad_norm:
+        row["grad_norm"] = jax.eval_shape(optax.tree.norm, params)
     return {**row, "params": jax.eval_shape(lambda p: p, params)} if record.params else row
 
 
@@ -166,8 +173,9 @@ def simulate(objective, evaluate, optimizer, params, data, key, num_steps, facto
                               factor * jnp.maximum(jnp.abs(loss), 1), carry.threshold)
         bad = ~jnp.isfinite(loss) | (jnp.abs(loss) > threshold)
         alive = ~dead & ~bad
-        out = {"loss": jnp.where(dead, jnp.nan, loss),
-               "grad_norm": jnp.where(dead, jnp.nan, optax.tree.norm(grad))}
+        out = {"loss": jnp.where(dead, jnp.nan, loss)}
+        if record.grad_norm:
+            out["grad_norm"] = jnp.where(dead, jnp.nan, optax.tree.norm(grad))
         if record.params:
             out["params"] = carry.params
         carry = carry._replace(
@@ -297,6 +305,7 @@ def run(
     divergence_factor: float | None = DIVERGENCE_FACTOR,
     record="all",
     record_params: bool = True,
+    record_grad_norm: bool = True,
     target: float | None = None,
     memory_limit: float | None = None,
     instruments=(),
@@ -323,6 +332,8 @@ def run(
         default: one run's trajectory is what ``run`` is for). ``sweep`` defaults to off,
         since every iterate of every run of a grid rarely fits; ``final_params`` is always
         kept by ``run``.
+      record_grad_norm: record ‖∇loss_fn‖ at the recorded steps (``traj.grad_norm``);
+        False: None, and the compiled program does not compute it.
       target: if given, ``steps_to_target`` is the first step with loss <= target.
       memory_limit: refuse (ValueError, before compiling) a run whose recorded outputs
         are estimated above this many bytes (None: 2 GiB); see ``record``.
@@ -343,7 +354,7 @@ def run(
     check_steps(num_steps)
     _checks.divergence_factor(divergence_factor)
     _checks.target(target)
-    policy = parse_record(record, num_steps, record_params)
+    policy = parse_record(record, num_steps, record_params, record_grad_norm)
     probes = _inst.parse(instruments, instrument_every, per_example, examples, policy, num_steps)
     _checks.memory("run", 1, num_steps, policy, params, memory_limit, probes)
     optimizer = _optimizers.resolve(optimizer)
@@ -356,7 +367,7 @@ def run(
     return Trajectory(
         params=out.get("params"),
         loss=out["loss"],
-        grad_norm=out["grad_norm"],
+        grad_norm=out.get("grad_norm"),
         final_params=out["final_params"],
         diverged_at=None if dead_at < 0 else dead_at,
         steps=policy.steps(num_steps),

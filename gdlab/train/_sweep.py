@@ -41,7 +41,7 @@ class Sweep:
     axes: tuple[str, ...]
     grid: dict[str, np.ndarray]
     loss: np.ndarray
-    grad_norm: np.ndarray
+    grad_norm: np.ndarray | None  # None with record_grad_norm=False
     diverged_at: np.ndarray
     best_loss: np.ndarray
     steps: np.ndarray
@@ -237,6 +237,7 @@ def sweep(
     divergence_factor: float | None = DIVERGENCE_FACTOR,
     record="all",
     record_params: bool = False,
+    record_grad_norm: bool = True,
     target: float | None = None,
     devices=None,
     chunk_size: int | None = None,
@@ -270,6 +271,7 @@ def sweep(
       hyperparameters: fixed (not swept) hyperparameters, e.g. {"momentum": 0.9}.
       stochastic: call ``loss_fn(..., key=k_t)`` with a fresh key per step.
       record_params: keep every recorded iterate of every run (grid × steps × params).
+      record_grad_norm: as in ``run`` (False: ``sw.grad_norm`` is None, not computed).
       devices: None (every visible device if there are several), False (one device),
         an int n (the first n) or a list of devices. The grid axis is sharded over a
         ``Mesh`` with Auto axis types, padded to a multiple of the device count.
@@ -298,7 +300,7 @@ def sweep(
     _checks.seeds(seeds)
     _checks.divergence_factor(divergence_factor)
     _checks.target(target)
-    policy = parse_record(record, num_steps, record_params)
+    policy = parse_record(record, num_steps, record_params, record_grad_norm)
     probes = _inst.parse(instruments, instrument_every, per_example, examples, policy, num_steps)
     fixed = dict(hyperparameters or {})
     init_fn = params if callable(params) else None
@@ -331,7 +333,8 @@ def sweep(
         stamp = functools.partial(
             _checkpoint.fingerprint, loss_fn=loss_fn, eval_fn=eval_fn, optimizer=optimizer,
             grid=arrays, seeds=seed_array, params=params, data=data,
-            settings={"num_steps": num_steps, "record": [policy.every, policy.params],
+            settings={"num_steps": num_steps,
+                      "record": [policy.every, policy.params, policy.grad_norm],
                       "fixed": repr(sorted(fixed.items())), "stochastic": stochastic,
                       "divergence_factor": divergence_factor, "target": target,
                       "seeded": seed_values is not None, "chunk_size": chunk_size,
@@ -352,7 +355,7 @@ def sweep(
         axes=axes,
         grid=arrays,
         loss=reshape(out["loss"]),
-        grad_norm=reshape(out["grad_norm"]),
+        grad_norm=reshape(out["grad_norm"]) if policy.grad_norm else None,
         diverged_at=reshape(out["diverged_at"]),
         best_loss=reshape(out["best_loss"]),
         steps=policy.steps(num_steps),
