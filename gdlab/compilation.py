@@ -85,7 +85,7 @@ def disable_cache() -> None:
     _jax_cache.reset_cache()
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)  # identity: nested blocks' counters may be equal
 class Compilations:
     """What a ``count()`` block spent: see the module docstring for each field."""
 

@@ -33,6 +33,17 @@ def test_a_sweep_is_one_compilation_as_the_compile_log_counts_it(xla_compilation
     assert (again.compilations, again.cache_hits) == (0, 0)
 
 
+def test_nested_blocks_each_count_what_compiled_inside(xla_compilations):
+    loss = lambda x, lam: _quadratic(x, lam) + 1.0  # a new function: nothing cached in memory
+    x0, grid = jnp.array([1.0, -2.0]), {"lam": [1.0], "learning_rate": [0.1, 0.2]}
+    with compilation.count() as outer:
+        with xla_compilations() as log, compilation.count() as inner:
+            train.sweep(loss, x0, "sgd", grid, 5)
+    assert inner.compilations + inner.cache_hits == len(log) == 1, log
+    assert (outer.compilations, outer.cache_hits) == (inner.compilations, inner.cache_hits)
+    assert outer.seconds >= inner.seconds
+
+
 _CHILD = """
 import jax.numpy as jnp, numpy as np
 from gdlab import compilation, train
