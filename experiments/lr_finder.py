@@ -17,6 +17,7 @@ Writes: results/lr_finder/result.json, range_test.png
 The measured numbers are the claims in results/lr_finder/result.json (`gdlab list`).
 """
 
+import functools
 from dataclasses import dataclass
 
 import jax
@@ -114,7 +115,7 @@ def quadratic(config: Config, optimizer: str, lr_range) -> dict:
                               config.quad_steps)
     hessian = np.asarray(gdlab.curvature.hessian(problem.loss, x0))  # jax.hessian, jitted
     lam_max = float(np.linalg.eigvalsh(hessian).max())
-    initial = float(problem.loss(x0))
+    initial = float(sweep.loss[0, 0])  # f(x0), every run's step 0
     final = np.where(sweep.diverged_at < 0, sweep.final_loss, np.inf)
     return {**test, **_compare(test, rates, final, initial), "rates": rates,
             "final_loss": final, "initial_loss": initial, "lambda_max": lam_max,
@@ -133,13 +134,24 @@ def _mlp_problem(config: Config):
                                       batch_size=config.batch_size)
 
 
-def _keys(seed: int):
-    """(init key, run key) of one seed, split as ``train.sweep`` splits it."""
-    return jax.random.split(jax.random.key(seed))
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _starts(init, loss, seeds, data):
+    """Per seed, in one program: the run key and the init params as ``train.sweep``
+    derives them (init key, run key = split(key(seed))), the full-batch loss there and
+    λ_max of its Hessian (Lanczos on HVPs; the data passed, never closed over)."""
+
+    def one(seed):
+        init_key, run_key = jax.random.split(jax.random.key(seed))
+        params = init(init_key)
+        lam = gdlab.curvature.sharpness(loss, params, method="lanczos", data=data)
+        return run_key, params, loss(params, data), lam
+
+    return jax.lax.map(one, seeds)  # one seed at a time: no batched matmuls on a CPU
 
 
-def mlp(config: Config, problem, optimizer: str, lr_range) -> dict:
-    """Per seed: a range test and a fixed-rate run at every rate (one vmapped sweep)."""
+def mlp(config: Config, problem, optimizer: str, lr_range, starts) -> dict:
+    """Per seed: a range test and a fixed-rate run at every rate (one vmapped sweep);
+    ``starts``: what ``_starts`` gives for the seeds."""
     seeds = _seeds(config)
     data = {"x": problem.data["x"], "y": problem.data["y"]}
     rates = np.geomspace(*lr_range, config.num_rates)
@@ -150,16 +162,15 @@ def mlp(config: Config, problem, optimizer: str, lr_range) -> dict:
     full = jax.jit(jax.vmap(problem.loss, in_axes=(0, None)))(flat, data)
     full = np.asarray(full, np.float64).reshape(len(rates), len(seeds))
     final = np.where((sweep.diverged_at < 0) & np.isfinite(full), full, np.inf)
-    init = jax.jit(problem.init)
+    run_keys, start_params, start_loss, _ = starts
     per_seed = []
-    for j, seed in enumerate(seeds):
-        init_key, run_key = _keys(seed)
-        params = init(init_key)
+    for j in range(len(seeds)):
+        params = jax.tree.map(lambda a, j=j: a[j], start_params)
         test = _test_record(lr_range_test(
             problem.stochastic, params, optimizer, min_lr=lr_range[0], max_lr=lr_range[1],
             num_steps=config.mlp_steps, smoothing=config.smoothing,
-            stop_factor=config.stop_factor, data=data, key=run_key))
-        initial = float(problem.loss(params, data))
+            stop_factor=config.stop_factor, data=data, key=run_keys[j]))
+        initial = float(start_loss[j])
         per_seed.append({**test, **_compare(test, rates, final[:, j], initial),
                          "initial_loss": initial})
     pooled = gdlab.train.best(final, {"learning_rate": rates})  # median over seeds
@@ -188,12 +199,11 @@ def run(config: Config) -> dict:
     panels = {f"quadratic_{name}": quadratic(config, name, ranges["quadratic"][name])
               for name in config.optimizers}
     problem = _mlp_problem(config)
-    for name in config.optimizers:
-        panels[f"mlp_{name}"] = mlp(config, problem, name, ranges["mlp"][name])
     data = {"x": problem.data["x"], "y": problem.data["y"]}
-    sharp = jax.jit(lambda p, d: gdlab.curvature.sharpness(
-        lambda q: problem.loss(q, d), p, method="lanczos"))
-    lam0 = [float(sharp(jax.jit(problem.init)(_keys(s)[0]), data)) for s in _seeds(config)]
+    starts = _starts(problem.init, problem.loss, np.asarray(_seeds(config)), data)
+    for name in config.optimizers:
+        panels[f"mlp_{name}"] = mlp(config, problem, name, ranges["mlp"][name], starts)
+    lam0 = [float(lam) for lam in np.asarray(starts[3])]
     metrics = {"mlp_two_over_sharpness_init": _summary([2 / x for x in lam0])}
     for name, p in panels.items():
         if name.startswith("quadratic"):
