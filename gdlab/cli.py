@@ -2,7 +2,9 @@
 
     gdlab list                               the experiments, their claims' status
     gdlab run NAME [--field value ...]       run one; options come from its Config (--help)
-    gdlab run --all [--quick]                run every experiment, with a progress bar
+    gdlab run --all [--quick] [--jobs N]     run every experiment, with a progress bar
+                                             (N at once in their own processes; default:
+                                             one per CPU core, at most 4)
     gdlab plot NAME                          redraw figures from results/NAME/result.json
     gdlab report [--no-explorers]            the static site results/site/ (offline HTML)
     gdlab inspect --problem P --optimizer O  one run with every instrument, a dashboard
@@ -13,12 +15,15 @@ Exit status: 0 all is well; 1 an experiment failed (crashed); 2 bad input (one l
 nothing written); 3 it ran, but a claim did not hold (a finding, printed and stored).
 """
 
+import concurrent.futures
 import contextlib
 import io
 import math
 import os
+import subprocess
 import sys
 import traceback
+from pathlib import Path
 
 USAGE = __doc__.split("\n\n")[1]
 
@@ -165,30 +170,91 @@ def _run_one(name: str, args: list[str], quick: bool, out) -> int:
     return CLAIM_FAILED if claims.failed(result["claims"]) else 0
 
 
+def _jobs(args: list[str]) -> int:
+    """``--jobs N`` (popped): experiments run at once; default one per CPU core, at most 4."""
+    value = _pop_option(args, "--jobs")
+    if value is None:
+        return max(1, min(os.cpu_count() or 1, 4))
+    try:
+        jobs = int(value)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise UsageError(f"--jobs must be a positive integer, got {value!r}")
+    return jobs
+
+
+def _last_seconds(name: str, quick: bool, out) -> float:
+    """How long the stored result of ``name`` took (0 if none): the longest start first."""
+    from gdlab import experiment, results
+
+    try:
+        meta = results.load(Path(out or experiment.results_dir(quick)) / name).get("meta", {})
+        return float(meta.get("seconds") or 0)
+    except (OSError, ValueError, AttributeError, TypeError):
+        return 0.0
+
+
+def _run_child(name: str, quick: bool, out) -> tuple[int, str]:
+    """``gdlab run NAME`` in a process of its own: (exit status, its stderr)."""
+    command = [sys.executable, "-m", "gdlab.cli", "run", name, *(["--quick"] if quick else []),
+               *(["--out", str(out)] if out is not None else [])]
+    proc = subprocess.run(command, capture_output=True, text=True)
+    return proc.returncode, proc.stderr
+
+
 def _run_all(args: list[str], quick: bool, out) -> int:
+    """Every experiment; ``--jobs N`` of them at once, each in its own process (XLA
+    compiles on one core: two compiling experiments keep a 2-core machine busy), the
+    longest (by its last stored time) first. One failure does not stop the others."""
     from tqdm import tqdm
 
     from gdlab import claims, experiment
 
+    jobs = _jobs(args)
     if args:
         raise UsageError(f"run --all takes no experiment options, got {' '.join(args)}")
     failed, findings = [], []
-    names = experiment.names()
-    bar = tqdm(names, desc="experiments", unit="exp", file=sys.stderr)
-    for name in bar:
-        bar.set_postfix_str(name)
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                result = experiment.execute(name, quick=quick, out=out)
+    names = sorted(experiment.names(), key=lambda n: -_last_seconds(n, quick, out))
+    bar = tqdm(total=len(names), desc="experiments", unit="exp", file=sys.stderr)
+
+    def report(name: str, result: dict | None, error: str | None) -> None:
+        if error is not None:
+            failed.append(name)
+            tqdm.write(f"FAILED  {name}: {error}")
+        else:
             tqdm.write(f"ok      {name}  ({result['meta']['seconds']:.1f} s)  "
                        f"{_claims_line(result)}")
             if claims.failed(result["claims"]):
                 findings.append(name)
-        except Exception as error:  # one failure must not stop the others
-            failed.append(name)
-            tqdm.write(f"FAILED  {name}: {type(error).__name__}: {error}")
-            if os.environ.get("GDLAB_DEBUG"):
-                traceback.print_exc()
+        bar.update()
+
+    if jobs == 1:
+        for name in names:
+            bar.set_postfix_str(name)
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    result = experiment.execute(name, quick=quick, out=out)
+                report(name, result, None)
+            except Exception as error:  # one failure must not stop the others
+                report(name, None, f"{type(error).__name__}: {error}")
+                if os.environ.get("GDLAB_DEBUG"):
+                    traceback.print_exc()
+    else:
+        with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+            running = {pool.submit(_run_child, name, quick, out): name for name in names}
+            for done in concurrent.futures.as_completed(running):
+                name = running[done]
+                status, stderr = done.result()
+                if status in (0, CLAIM_FAILED):
+                    stored = Path(out or experiment.results_dir(quick)) / name
+                    report(name, experiment.load_result(name, stored), None)
+                else:
+                    lines = stderr.strip().splitlines()
+                    report(name, None, lines[-1] if lines else f"exit status {status}")
+                    if os.environ.get("GDLAB_DEBUG"):
+                        print(stderr, file=sys.stderr)
+    bar.close()
     print(f"{len(names) - len(failed)} of {len(names)} experiments ran"
           + (f"; failed: {', '.join(failed)}" if failed else "")
           + (f"; claims failed in: {', '.join(findings)}" if findings else ""))
@@ -316,6 +382,7 @@ def _compilation_cache(argv: list[str]) -> list[str]:
     argv = list(argv)
     if _pop_flag(argv, "--no-cache"):
         compilation.disable_cache()
+        os.environ[compilation.ENV] = "off"  # and in the processes of `run --all`
         return argv
     try:
         compilation.enable_cache()

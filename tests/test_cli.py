@@ -82,6 +82,8 @@ def test_quick_uses_quick_overrides(lab):
         (["frobnicate"], "unknown command"),
         (["plot", "tiny"], "no result"),
         (["run"], "usage"),
+        (["run", "--all", "--jobs", "0"], "--jobs must be a positive integer"),
+        (["run", "--all", "--jobs", "x"], "--jobs must be a positive integer"),
     ],
 )
 def test_bad_input_prints_one_line_and_exits_2(lab, capsys, argv, needle):
@@ -96,8 +98,9 @@ def test_bad_input_exit_status_from_the_shell(lab):
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_run_all_goes_on_after_a_failure(lab, capsys):
-    assert cli.main(["run", "--all"]) == 1
+@pytest.mark.parametrize("jobs", ["1", "2"])  # in this process; in processes of their own
+def test_run_all_goes_on_after_a_failure(lab, capsys, jobs):
+    assert cli.main(["run", "--all", "--jobs", jobs]) == 1
     captured = capsys.readouterr()
     assert "FAILED  broken" in captured.out and "ok      tiny" in captured.out
     assert "failed: broken" in captured.out
