@@ -138,13 +138,14 @@ def _mlp_problem(config: Config):
 def _starts(init, loss, seeds, data):
     """Per seed, in one program: the run key and the init params as ``train.sweep``
     derives them (init key, run key = split(key(seed))), the full-batch loss there and
-    λ_max of its Hessian (Lanczos on HVPs; the data passed, never closed over)."""
+    λ_max of its Hessian (Lanczos on HVPs; the data passed, never closed over). The run
+    keys come back as their raw data (``jax.random.wrap_key_data`` makes them keys)."""
 
     def one(seed):
         init_key, run_key = jax.random.split(jax.random.key(seed))
         params = init(init_key)
         lam = gdlab.curvature.sharpness(loss, params, method="lanczos", data=data)
-        return run_key, params, loss(params, data), lam
+        return jax.random.key_data(run_key), params, loss(params, data), lam
 
     return jax.lax.map(one, seeds)  # one seed at a time: no batched matmuls on a CPU
 
@@ -162,14 +163,15 @@ def mlp(config: Config, problem, optimizer: str, lr_range, starts) -> dict:
     full = jax.jit(jax.vmap(problem.loss, in_axes=(0, None)))(flat, data)
     full = np.asarray(full, np.float64).reshape(len(rates), len(seeds))
     final = np.where((sweep.diverged_at < 0) & np.isfinite(full), full, np.inf)
-    run_keys, start_params, start_loss, _ = starts
+    run_keys, start_params, start_loss, _ = jax.device_get(starts)  # NumPy: no eager slicing
     per_seed = []
     for j in range(len(seeds)):
         params = jax.tree.map(lambda a, j=j: a[j], start_params)
         test = _test_record(lr_range_test(
             problem.stochastic, params, optimizer, min_lr=lr_range[0], max_lr=lr_range[1],
             num_steps=config.mlp_steps, smoothing=config.smoothing,
-            stop_factor=config.stop_factor, data=data, key=run_keys[j]))
+            stop_factor=config.stop_factor, data=data,
+            key=jax.random.wrap_key_data(run_keys[j])))
         initial = float(start_loss[j])
         per_seed.append({**test, **_compare(test, rates, final[:, j], initial),
                          "initial_loss": initial})
