@@ -1,6 +1,5 @@
 """The claims of vanishing_gradients: its findings as data, read from the stored result."""
 
-import _vanishing_gradients_net as net  # noqa: I001
 import numpy as np
 
 from gdlab.claims import below, fact, over_seeds
@@ -178,15 +177,42 @@ def _exploding_claims(result: dict, seeds) -> list:
     out.append(fact("... while every rate ≥ 0.03 (the old grid was 0.03…30) diverges",
                     f"{int(div[big].sum())}/{div[big].size} runs", "all diverged",
                     bool(big.any()) and bool(div[big].all())))
-    r = e["ratio"]
-    rel = _a(r["relative_change"])[:, 0]  # (lrs, seeds, layers)
-    lay = net.select(rel, c["ratio_depth"])
-    spread_after = np.nanmedian(lay.max(-1) / lay.min(-1), axis=-1)
-    out.append(fact(f"tanh gain {c['large_scale']:g} depth {c['ratio_depth']}: after "
-                    f"{c['explode_steps']} steps of gradient descent, at every rate, the most-"
-                    "changed layer moved > 10× more (relative to its init) than the least-"
-                    "changed one", [float(v) for v in spread_after], "> 10 at every rate",
-                    bool(np.all(spread_after > 10))))
+    return out
+
+
+def _update_ratio_claims(result: dict, seeds) -> list:
+    """The ratio problem measured by the sweep's "norms" instrument (update/weight ratio
+    ‖ΔW_ℓ‖/‖W_ℓ‖ per layer and recorded step)."""
+    c, u = result["config"], result["series"]["update_ratio"]
+    if not u:
+        return []
+    lrs = list(u["learning_rates"])
+    ends = _a(u["ends"])  # (lrs, seeds, rows, 2): layer 1, layer L
+    name = f"tanh gain {c['large_scale']:g} depth {u['depth']}, gradient descent"
+    at_start = ends[:, :, 0, 0] / ends[:, :, 0, 1]  # (lrs, seeds)
+    out = [over_seeds(f"{name}: at the first step the first layer's update/weight ratio "
+                      "‖ΔW₁‖/‖W₁‖ is > 100× the last layer's at every rate (a rate scales "
+                      "every layer alike), so no rate puts both ends inside the 1e-3 rule's "
+                      "band [1e-4, 1e-2] (smallest ratio over the rates, per seed)",
+                      at_start.min(axis=0), lower=100, seeds=seeds)]
+    ratio = _a(u["update_ratio"])  # (lrs, seeds, L): median over the recorded steps
+    first_over_last = ratio[..., 0] / ratio[..., -1]
+    apart = np.maximum(first_over_last, 1 / first_over_last)
+    for i, lr in enumerate(lrs):
+        out.append(over_seeds(f"{name} at η = {lr:g}: over {u['num_steps']} steps (median of "
+                              f"the ratio every {c['ratio_every']} steps) the first and last "
+                              "layers' update/weight ratios still differ by > 10× (either "
+                              "way)", apart[i], lower=10, seeds=seeds))
+    med = np.median(first_over_last, axis=1)
+    slow, fast = [lr for lr in lrs if lr <= 1e-3], [lr for lr in lrs if lr >= 1e-2]
+    if slow and fast:
+        flips = all(med[lrs.index(lr)] > 1 for lr in slow) and all(
+            med[lrs.index(lr)] < 1 for lr in fast)
+        out.append(fact(f"{name}: which end moves faster flips with the rate: over the run "
+                        f"the first layer's ratio exceeds the last's at η ≤ 1e-3 and falls "
+                        "below it at η ≥ 1e-2 (first/last, median over seeds, per rate)",
+                        [float(v) for v in med], "> 1 for η ≤ 1e-3, < 1 for η ≥ 1e-2",
+                        bool(flips), seeds=seeds))
     return out
 
 
@@ -213,4 +239,5 @@ def claims(result: dict) -> list:
     c = result["config"]
     seeds = list(range(c["seed"], c["seed"] + c["seeds"]))
     return (_init_claims(result, seeds) + _training_claims(result, seeds)
-            + _exploding_claims(result, seeds) + _remedy_claims(result, seeds))
+            + _exploding_claims(result, seeds) + _update_ratio_claims(result, seeds)
+            + _remedy_claims(result, seeds))

@@ -15,6 +15,11 @@ function serves every depth ≤ M, and the depth can be swept like a learning ra
 
 Per-layer arrays (``layer_norms``) are in the order W_1, W_2, …, W_{M−1}, W_L;
 ``select(values, depth)`` keeps the L entries of a depth-L network.
+
+``as_layers`` turns the stacked params into a list of L layers {"w", "b"} (the layout
+of ``gdlab.models.mlp``) and ``layers_loss`` trains that list through the same forward,
+so the training instruments (one "layer" = one top-level child of the params) see
+every layer on its own.
 """
 
 import functools
@@ -27,6 +32,7 @@ import numpy as np
 from gdlab import gradients, losses, models
 
 IN, OUT = 40, 10
+UNROLL = 1
 # init name -> (models.init_weight rule, gain); "normal_*" use std = gain/√width
 RULES = {"normal_small": "normal", "normal_large": "normal", "xavier": "xavier", "he": "he",
          "orthogonal": "orthogonal"}
@@ -98,7 +104,7 @@ def forward(params, x, depth, *, activation: str, residual=False, normalize=Fals
     stack = params["hidden"]
     steps = jnp.arange(stack["w"].shape[0])
     h1 = h
-    h, hs = jax.lax.scan(layer, h, (stack["w"], stack["b"], eps["hidden"], steps))
+    h, hs = jax.lax.scan(layer, h, (stack["w"], stack["b"], eps["hidden"], steps), unroll=UNROLL)
     logits = h @ params["last"]["w"] + params["last"]["b"][None] + eps["last"]
     return (logits, jnp.concatenate([h1[None], hs])) if hidden else logits
 
@@ -112,6 +118,32 @@ def loss(activation: str, residual: bool = False, normalize: bool = False):
         logits = forward(params, data["x"], depth, activation=activation, residual=residual,
                          normalize=normalize)
         return jnp.mean(losses.softmax_cross_entropy(logits, data["y"]))
+
+    return f
+
+
+def as_layers(params) -> list:
+    """The stacked params as the list [layer 1, …, layer M] of {"w", "b"}."""
+    hidden = params["hidden"]
+    return ([params["first"]]
+            + [{"w": hidden["w"][i], "b": hidden["b"][i]} for i in range(hidden["w"].shape[0])]
+            + [params["last"]])
+
+
+def from_layers(layers: list) -> dict:
+    """The inverse of ``as_layers``: stack the square layers 2..M−1 again."""
+    hidden = layers[1:-1]
+    return {"first": layers[0], "last": layers[-1],
+            "hidden": {k: jnp.stack([layer[k] for layer in hidden]) for k in ("w", "b")}}
+
+
+@functools.cache
+def layers_loss(activation: str):
+    """``loss(layers, data)`` of the full-depth network given as a list of layers (one
+    leaf group per layer: what ``train``'s per-layer instruments need)."""
+
+    def f(layers, data):
+        return loss(activation)(from_layers(layers), data, len(layers))
 
     return f
 

@@ -346,8 +346,9 @@ def exploding(result: dict):
 def rates(result: dict):
     s, c = result["series"], result["config"]
     prof = s["profile"]
-    fig, axes = plotting.figure(1, 2, width=13.0, title="No single rate suits both ends: "
-                                "relative update ‖ΔW_ℓ‖/‖W_ℓ‖ per layer (median over seeds)")
+    fig, axes = plotting.figure(1, 2, width=13.0, height=4.8,
+                                title="Does one learning rate suit every layer? The update/"
+                                "weight ratio ‖ΔW_ℓ‖/‖W_ℓ‖ per layer (median over seeds)")
     ax = axes[0, 0]
     shown = []
     for name, depth, style in (("tanh_normal_large", c["ratio_depth"], "-"),
@@ -367,20 +368,28 @@ def rates(result: dict):
            title="one gradient step at init: a rate shifts every layer alike")
     ax.legend(fontsize=6.5, loc="upper right")
     ax = axes[0, 1]
-    r = s["exploding"].get("ratio") if s["exploding"] else None
-    if r is not None:
-        rel = net.select(_a(r["relative_change"])[:, 0], c["ratio_depth"])  # (lrs, seeds, L)
-        dead = (_a(r["diverged_at"])[:, 0] >= 0).sum(1)
-        for k, (lr, color) in enumerate(zip(r["learning_rates"], plotting.COLORS * 2,
+    u = s["update_ratio"]
+    if u:
+        ratio = _a(u["update_ratio"])  # (lrs, seeds, L): median over the recorded steps
+        dead = (_a(u["diverged_at"]) >= 0).sum(1)
+        layer = np.arange(1, ratio.shape[-1] + 1)
+        for k, (lr, color) in enumerate(zip(u["learning_rates"], plotting.COLORS * 2,
                                             strict=False)):
-            note = f" ({dead[k]} of {rel.shape[1]} diverged)" if dead[k] else ""
-            ax.semilogy(np.arange(1, rel.shape[-1] + 1), np.median(rel[k], axis=0), color=color,
-                        label=f"η = {lr:g}{note}")
+            note = f" ({dead[k]} of {ratio.shape[1]} diverged)" if dead[k] else ""
+            with np.errstate(all="ignore"):
+                lo, mid, hi = (np.nanmin(ratio[k], 0), np.nanmedian(ratio[k], 0),
+                               np.nanmax(ratio[k], 0))
+            ax.fill_between(layer, lo, hi, color=color, alpha=0.15, linewidth=0)
+            ax.semilogy(layer, mid, color=color, label=f"η = {lr:g}{note}")
+        ax.axhline(1e-3, **{**plotting.THEORY, "color": "#009E73"},
+                   label="rule of thumb 1e-3")
+        ax.axhspan(1e-4, 1e-2, color="#009E73", alpha=0.08)
         ax.set(xlabel="layer ℓ (1 = input side)",
-               ylabel="‖W_ℓ(T) − W_ℓ(0)‖ / ‖W_ℓ(0)‖ (log)",
-               title=f"tanh, gain {c['large_scale']:g}, depth {c['ratio_depth']}: after "
-                     f"{c['explode_steps']} steps of gradient descent")
-        ax.legend(fontsize=7, loc="lower left")
+               ylabel="‖ΔW_ℓ‖/‖W_ℓ‖ per step (log)",
+               title=f"tanh, gain {c['large_scale']:g}, depth {u['depth']}: measured in "
+                     f"training (instrument \"norms\"),\nmedian over {u['num_steps']} "
+                     f"steps; line: median, band: min–max over {ratio.shape[1]} seeds")
+        ax.legend(fontsize=7, loc="lower left", ncols=2)
     else:
         ax.set_visible(False)
     return fig

@@ -6,8 +6,9 @@ vmapped call) of full-batch training on the stacked network of
 ``_vanishing_gradients_net``; steps to the target are exact whatever is recorded.
 """
 
+import warnings
+
 import _vanishing_gradients_net as net  # noqa: I001
-import jax
 import numpy as np
 import optax
 
@@ -30,18 +31,17 @@ def _never_inf(steps) -> np.ndarray:
 
 def study(config, data, *, activation, init, depths, learning_rates, num_steps, gain=1.0,
           optimizer="sgd", hyperparameters=None, residual=False, normalize=False,
-          record_every=None, weights=False, width=None) -> dict:
+          record_every=None, width=None) -> dict:
     """One sweep: learning rates × depths × seeds. The best rate per depth is the argmin of
     the median (over seeds) steps to ``config.target_loss`` (never = ∞), with its edge."""
     depths = [int(d) for d in depths]
     lrs = np.asarray(learning_rates, float)
     width = width or config.train_width
     init_fn = net.init_fn(init, width=width, max_depth=max(depths), gain=gain)
-    every = num_steps if weights else (record_every or num_steps)
     sw = train.sweep(net.loss(activation, residual, normalize), init_fn, optimizer,
                      {"learning_rate": lrs, "depth": np.asarray(depths, float)}, num_steps,
-                     seeds=seeds(config), data=data, record=every, target=config.target_loss,
-                     hyperparameters=hyperparameters, record_params=weights)
+                     seeds=seeds(config), data=data, record=record_every or num_steps,
+                     target=config.target_loss, hyperparameters=hyperparameters)
     steps = np.asarray(sw.steps_to_target)  # (lrs, depths, seeds), −1: never
     out = {"depths": depths, "learning_rates": lrs, "num_steps": num_steps,
            "steps": steps, "diverged_at": np.asarray(sw.diverged_at),
@@ -61,18 +61,7 @@ def study(config, data, *, activation, init, depths, learning_rates, num_steps, 
                             "steps": steps[i, j]})
         curves.append(np.asarray(sw.loss[i, j]))
     out["curve"] = np.asarray(curves)  # (depths, seeds, recorded steps) at the best rate
-    if weights:
-        start = jax.tree.map(lambda a: a[:, :, :, 0], sw.params)  # the recorded step 0
-        out["relative_change"] = np.asarray(_relative_change(sw.final_params, start),
-                                            np.float64)  # (lrs, depths, seeds, M)
     return out
-
-
-@jax.jit
-def _relative_change(final, start):
-    """‖W_ℓ(T) − W_ℓ(0)‖ / ‖W_ℓ(0)‖ per layer; final has leading axes (lrs, depths, seeds)."""
-    per_run = jax.vmap(jax.vmap(jax.vmap(net.layer_norms)))
-    return per_run(jax.tree.map(lambda a, b: a - b, final, start)) / per_run(start)
 
 
 def finish(config, data) -> dict:
@@ -98,8 +87,7 @@ def exploding(config, data) -> dict:
 
     scale: relu with gain 2 at depth ``remedy_depth``: every layer's gradient is large,
     by about the same factor; a smaller rate fixes it (plain GD vs clipping).
-    ratio: tanh with gain 2 at depth ``ratio_depth``: the first layer's gradient is ~10³
-    the last's; one rate moves one end too fast or the other too slowly.
+    (The ratio problem, tanh with gain 2, is ``update_ratios``.)
     """
     d = config.remedy_depth
     data = {k: v[: config.explode_size] for k, v in data.items()}
@@ -110,11 +98,36 @@ def exploding(config, data) -> dict:
         "clipped": study(config, data, learning_rates=config.clip_learning_rates,
                          optimizer=clipped_sgd, hyperparameters={"max_norm": config.clip_norm},
                          **common),
-        "ratio": study(config, data, activation="tanh", init="normal_large",
-                       depths=[config.ratio_depth], gain=config.large_scale,
-                       learning_rates=config.ratio_learning_rates, width=config.width,
-                       num_steps=config.explode_steps, record_every=10, weights=True),
     }
+
+
+def update_ratios(config, data) -> dict:
+    """Exploding by ratio: tanh with gain 2 at depth ``ratio_depth``, where the first
+    layer's gradient is ~10³ the last's. Gradient descent at every rate of
+    ``ratio_learning_rates`` (``explode_steps`` steps, the first ``explode_size``
+    examples), measured by the sweep's "norms" instrument every ``ratio_every`` steps:
+    the update/weight ratio ‖ΔW_ℓ‖/‖W_ℓ‖ of each layer ℓ (weights and bias together),
+    ΔW_ℓ = −η ∂L/∂W_ℓ the step taken there (the "1e-3 rule" asks for ~1e-3 everywhere).
+
+    Returns per layer the median over the recorded steps (before any divergence), shape
+    (lrs, seeds, L), and the first and last layer's ratio at every recorded step.
+    """
+    d = config.ratio_depth
+    init = net.init_fn("normal_large", width=config.width, max_depth=d, gain=config.large_scale)
+    data = {k: v[: config.explode_size] for k, v in data.items()}
+    lrs = np.asarray(config.ratio_learning_rates, float)
+    sw = train.sweep(net.layers_loss("tanh"), lambda key: net.as_layers(init(key)), "sgd",
+                     {"learning_rate": lrs}, config.explode_steps, seeds=seeds(config),
+                     data=data, record="summary", instruments=("norms",),
+                     instrument_every=config.ratio_every)
+    ratio = np.asarray(sw.instruments["update_ratio"], np.float64)  # (lrs, seeds, rows, L)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: diverged at step 0
+        median = np.nanmedian(ratio, axis=2)
+    return {"depth": d, "learning_rates": lrs, "num_steps": config.explode_steps,
+            "steps": np.asarray(sw.instrument_steps), "diverged_at": np.asarray(sw.diverged_at),
+            "final_loss": sw.final_loss, "update_ratio": median,
+            "ends": ratio[..., [0, -1]]}  # (lrs, seeds, rows, 2): layer 1 and layer L
 
 
 def remedies(config, data, spec: dict, finished: dict) -> dict:

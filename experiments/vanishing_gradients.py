@@ -21,8 +21,9 @@ the way:
 
 Measured at initialisation (per-layer gradient profiles over init seeds, the scalar chain
 ŷ = x·w₁⋯w_l, W^t = QΛ^tQᵀ, float32 vs float64), in training (steps to a target loss vs
-depth from one budget sweep per activation, Adam, the two exploding networks, the
-remedies), each over init seeds seed … seed + seeds − 1.
+depth from one budget sweep per activation, Adam, the two exploding networks with the
+per-layer update/weight ratios from the sweep's instruments, the remedies), each over
+init seeds seed … seed + seeds − 1.
 
 Run:    gdlab run vanishing_gradients      (or: python experiments/vanishing_gradients.py --help)
 Writes: results/vanishing_gradients/result.json, chain.png, profile.png, ratio_vs_depth.png,
@@ -115,6 +116,7 @@ class Config:
     clip_norm: float = 1.0  # optax.clip_by_global_norm threshold
     ratio_depth: int = 50  # the tanh network with gain large_scale
     ratio_learning_rates: tuple[float, ...] = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+    ratio_every: int = 10  # its update/weight ratios measured every k steps (instruments)
 
 
 QUICK = {
@@ -157,6 +159,8 @@ def _check(config: Config) -> None:
         raise ValueError("need 1 <= train_size, explode_size <= batch_size")
     if config.precision_depth < 3 or config.chain_depth < 2 or config.matrix_steps < 1:
         raise ValueError("precision_depth >= 3, chain_depth >= 2 and matrix_steps >= 1 needed")
+    if config.ratio_depth < 3 or config.ratio_every < 1:
+        raise ValueError("ratio_depth must be >= 3 and ratio_every >= 1")
     rates = (config.learning_rates + config.sigmoid_learning_rates + config.adam_learning_rates
              + config.explode_learning_rates
              + config.clip_learning_rates + config.ratio_learning_rates)
@@ -257,6 +261,7 @@ def run(config: Config) -> dict:
         "matrix": at_init.matrix_chain(config),
         "finish": training.finish(config, train_data),
         "exploding": training.exploding(config, data) if config.train_remedies else {},
+        "update_ratio": training.update_ratios(config, data) if config.train_remedies else {},
     }
     series["remedy_train"] = (training.remedies(config, train_data, REMEDIES, series["finish"])
                               if config.train_remedies else {})
@@ -348,6 +353,14 @@ def _metrics(config: Config, s: dict) -> dict:
                    "runs": int(np.asarray(e[name]["diverged_at"]).size),
                    **_study_metrics(e[name])[str(e[name]["depths"][0])]}
             for name in e}
+    if s["update_ratio"]:
+        u = s["update_ratio"]
+        ratio = np.asarray(u["update_ratio"])  # (lrs, seeds, L)
+        metrics["update_ratio"] = {
+            f"lr_{lr:g}": {"first_layer": _median(ratio[i, :, 0]),
+                           "last_layer": _median(ratio[i, :, -1]),
+                           "first_over_last": _median(ratio[i, :, 0] / ratio[i, :, -1])}
+            for i, lr in enumerate(u["learning_rates"])}
     if s["remedy_train"]:
         metrics["remedies"] = {
             name: {**{f"gradient_ratio_depth_{d}": _median(r)

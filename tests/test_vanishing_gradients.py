@@ -9,9 +9,10 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
-from gdlab import experiment, gradients, losses, models
+from gdlab import experiment, gradients, losses, models, train
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 
@@ -94,3 +95,29 @@ def test_claims_hold_for_other_seeds(quick_run, seed):
         output = loaded.module.run(config)
     failed = [c["statement"] for c in _claims(loaded, config, output) if not c["holds"]]
     assert failed == []
+
+
+def test_update_ratio_instrument_is_the_relative_step():
+    """The "norms" instrument's update_ratio on the per-layer network equals
+    ‖W_ℓ(k+1) − W_ℓ(k)‖/‖W_ℓ(k)‖ (weights and bias of layer ℓ) computed with NumPy from the
+    params a plain ``train.run`` recorded; the layered loss is the stacked network's."""
+    net = _module("_vanishing_gradients_net")
+    rng = np.random.default_rng(3)
+    data = {"x": jnp.asarray(rng.normal(size=(16, 40)), jnp.float32),
+            "y": jnp.asarray(rng.integers(0, 10, 16))}
+    stacked = net.init_fn("normal_large", width=8, max_depth=6, gain=2.0)(jax.random.key(2))
+    layers = net.as_layers(stacked)
+    assert len(layers) == 6 and train.layer_names(layers) == [str(i) for i in range(6)]
+    np.testing.assert_allclose(net.layers_loss("tanh")(layers, data),
+                               net.loss("tanh")(stacked, data, 6), rtol=1e-6)
+    steps = 4
+    traj = train.run(net.layers_loss("tanh"), layers, optax.sgd(0.05), steps, data=data,
+                     instruments=("norms",), instrument_every=1)
+    flat = [np.concatenate([np.asarray(layer[k], np.float64).reshape(steps + 1, -1)
+                            for k in ("w", "b")], axis=1) for layer in traj.params]
+    expected = np.stack([np.linalg.norm(p[1:] - p[:-1], axis=1) / np.linalg.norm(p[:-1], axis=1)
+                         for p in flat], axis=-1)  # (steps, layers)
+    got = np.asarray(traj.instruments["update_ratio"])
+    assert got.shape == (steps + 1, 6)  # the last row: the update computed, not applied
+    # float32 params: p(k+1) − p(k) carries rounding of ~1e-7·‖p‖, i.e. ≤ 1e-5 relative here
+    np.testing.assert_allclose(got[:steps], expected, rtol=1e-4)
