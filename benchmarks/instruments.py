@@ -11,8 +11,10 @@ called in turn (round robin) so that all share the machine's load:
   noise              per-example gradients of the step's 128 examples, every step
   noise every 10     the same, every 10th step
   alpha              one more value_and_grad at the far end of the step, every step
-  sharpness/50       20 Lanczos steps on Hessian-vector products every 50 steps
-  precond/50         the same on Adam's P^{-1/2} H P^{-1/2}, every 50 steps
+  sharpness/50       Lanczos on Hessian-vector products every 50 steps: 10 steps from the
+                     last row's Ritz vector (the default warm start; 20 from a random
+                     vector at the first row), and 20 from a random vector every time
+  precond/50         the warm-started one on Adam's P^{-1/2} H P^{-1/2}, every 50 steps
 
 Targets (issue 18): norms, ratios, cosines and effective LR together <= 1.3x a plain
 step; per-example gradient instruments <= 3x; sharpness every 50 steps <= 1.5x
@@ -44,6 +46,9 @@ ROWS = {
     "noise every 10": dict(instruments=("noise",), every=10),
     "alpha": dict(instruments=("alpha",), every=1),
     "sharpness every 50": dict(instruments=("sharpness",), every=50),
+    "sharpness every 50, 20 random-start steps": dict(
+        instruments=train.Instruments(("sharpness",), lanczos_steps=20, warm_start=False),
+        every=50),
     "precond. sharpness every 50 (Adam)": dict(instruments=("preconditioned_sharpness",),
                                                every=50, adam=True),
 }
