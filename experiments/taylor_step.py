@@ -31,6 +31,7 @@ merely small. The measured numbers are the claims in results/taylor_step/result.
 
 import functools
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
@@ -96,12 +97,14 @@ def _cast(tree, dtype):
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _value(f, *args):
-    return f(*args)
+def _terms_and_value(f, x, eps, data=None):
+    """``taylor.gradient_step_terms`` and f(x) in one program (f(x, data) if data given)."""
+    value = f(x) if data is None else f(x, data)
+    return taylor.gradient_step_terms(f, x, eps, data=data), value
 
 
 def _mlp_terms(f, params, data, eps):
-    return taylor.gradient_step_terms(f, params, eps, data=data)
+    return _terms_and_value(f, params, eps, data)[0]
 
 
 @functools.partial(jax.jit, static_argnums=0, static_argnames=("num_iters",))
@@ -115,18 +118,12 @@ def _mlp_track(f, params_stack, data, lrs):
     """At every point of a stack of parameters, the gradient step of size η that training
     took there: its actual change and the terms −ηgᵀg, ½η²gᵀHg (one gradient, one HVP)."""
     one = lambda p_lr: taylor.gradient_step_terms(f, *p_lr, data=data)
-    return jax.lax.map(one, (params_stack, lrs), batch_size=8)
+    return jax.lax.map(one, (params_stack, lrs))  # one point at a time: see gdlab.taylor
 
 
 @functools.partial(jax.jit, static_argnums=0, static_argnames=("num_iters",))
 def _mlp_sharpness_stack(f, params_stack, data, *, num_iters):
     return jax.lax.map(lambda p: _mlp_sharpness(f, p, data, num_iters=num_iters), params_stack)
-
-
-def _init_key(seed: int):
-    """The MLP init key of ``seed`` as ``train.sweep(..., seeds=)`` derives it, so the
-    point analysed at init is the start of that seed's training run."""
-    return jax.random.split(jax.random.key(seed))[0]
 
 
 # --- part 1: error of the first- and second-order models against ε ---------------------------
@@ -146,17 +143,18 @@ def _quadratic(config: Config):
 
 def _problems(config: Config):
     """{name: (loss, x0 in float64)}; for the MLP (data64, data32, params in float32), its
-    loss and init (the catalogue's MNIST-1D MLP 40-hidden-10, tanh, Xavier)."""
+    loss and init (the catalogue's MNIST-1D MLP 40-hidden-10, tanh, Xavier). The MLP's
+    params are None until ``training`` has run: the point analysed is the start of the
+    first seed's training run, read from the sweep (no separate init program)."""
     r = gdlab.problems.rosenbrock(x0=config.rosenbrock_x0)
     mlp = {dtype: gdlab.problems.get("mnist1d_mlp", hidden=config.hidden, dtype=dtype,
                                      train_size=config.train_size, data_seed=config.seed)
            for dtype in (jnp.float32, jnp.float64)}
     train = {dtype: {"x": p.data["x"], "y": p.data["y"]} for dtype, p in mlp.items()}
-    p32 = jax.jit(mlp[jnp.float32].init)(_init_key(config.seed))  # one point, both dtypes
     return {
         "quadratic": _quadratic(config),
         "rosenbrock": (r.loss, jnp.asarray(r.x0, jnp.float64)),
-        "mlp": (train[jnp.float64], train[jnp.float32], p32),
+        "mlp": (train[jnp.float64], train[jnp.float32], None),
         "mlp_loss": mlp[jnp.float32].loss,  # apply reads the sizes and dtype from the params
         "mlp_init": mlp[jnp.float32].init,
     }
@@ -176,10 +174,16 @@ def _terms(problems, name, dtype, eps):
 
     Every call passes ``grid_points`` step sizes, so each (problem, dtype) compiles once.
     """
+    return _terms_with_value(problems, name, dtype, eps)[0]
+
+
+def _terms_with_value(problems, name, dtype, eps):
+    """(``_terms``, f at the start point) from one compiled program."""
     f, x = _point(problems, name, dtype)
     eps = jnp.asarray(eps, dtype)
-    return (_mlp_terms(problems["mlp_loss"], *x, eps) if f is None
-            else taylor.gradient_step_terms(f, x, eps))
+    if f is None:  # the MLP: x is (params, data)
+        return _terms_and_value(problems["mlp_loss"], x[0], eps, x[1])
+    return _terms_and_value(f, x, eps)
 
 
 def _fit_slope(rel_eps, err, floor, config: Config):
@@ -200,11 +204,10 @@ def error_scaling(problems, config: Config) -> dict:
         eps = rel * eps_star
         entry = {"eps_star": eps_star, "rel_eps": rel, "eps": eps}
         for label, dtype in (("float64", jnp.float64), ("float32", jnp.float32)):
-            t = _terms(problems, name, dtype, eps)
+            t, value = _terms_with_value(problems, name, dtype, eps)
             actual, first = np.asarray(t.actual, float), np.asarray(t.first_order, float)
             second = first + np.asarray(t.second_order, float)
-            f, x = _point(problems, name, dtype)
-            f0 = abs(float(_value(problems["mlp_loss"], *x) if f is None else _value(f, x)))
+            f0 = abs(float(value))
             floor = float(jnp.finfo(dtype).eps) * f0
             err1, err2 = np.abs(actual - first), np.abs(actual - second)
             slope1, window1 = _fit_slope(rel, err1, floor, config)
@@ -281,12 +284,13 @@ def _mlp_check(f, params, data, config: Config, lam=None) -> dict:
             "line_search": _line_search(lambda e: change(e).actual, lam, config)}
 
 
-def step_sizes(problems, config: Config) -> dict:
+def step_sizes(problems, config: Config, mlp_check: dict) -> dict:
+    """ε*, λ_max and a line search per problem; the MLP's (float32, the dtype the network
+    trains in) is ``mlp_check``, the check ``training`` made at step 0 of its first run."""
     out = {}
     for name in _PROBLEMS:
-        if name == "mlp":  # float32, the dtype the network trains in (same point as step 0)
-            _, (params, data) = _point(problems, name, jnp.float32)
-            check = _mlp_check(problems["mlp_loss"], params, data, config)
+        if name == "mlp":
+            check = mlp_check
         else:
             f, x = problems[name]
             # the quadratic's spectrum is known exactly; Rosenbrock's 2 × 2 Hessian is dense
@@ -317,6 +321,24 @@ def step_sizes(problems, config: Config) -> dict:
 # --- part 3: gᵀg and gᵀHg along a real training run --------------------------------------------
 
 
+def _train(loss, init, lrs, seeds, data, config: Config):
+    """Full-batch GD at every η from every seed's init, recorded every ``track_every``
+    steps: ``train.sweep``'s (loss, diverged_at, params) with axes (η, seed, ...).
+
+    Each run is its own call of one compiled sweep program (one η, one seed): a network
+    vmapped over runs turns its matmuls into batched ones, which XLA's CPU backend runs
+    about 2× slower than the same runs one after another."""
+    runs = [gdlab.train.sweep(loss, init, "sgd", {"learning_rate": [lr]}, config.num_steps,
+                              seeds=[seed], data=data, record=config.track_every,
+                              record_params=True)
+            for lr in lrs for seed in seeds]
+    shape = (len(lrs), len(seeds))
+    join = lambda *a: np.concatenate(a).reshape(shape + a[0].shape[2:])
+    return SimpleNamespace(loss=join(*(r.loss for r in runs)),
+                           diverged_at=join(*(r.diverged_at for r in runs)),
+                           params=jax.tree.map(join, *(r.params for r in runs)))
+
+
 def training(problems, config: Config) -> dict:
     """Full-batch GD from ``num_seeds`` inits at every η, recorded every ``track_every``
     steps; at each recorded point the step training takes there (size η) against its
@@ -326,10 +348,7 @@ def training(problems, config: Config) -> dict:
     loss = problems["mlp_loss"]
     lrs = np.asarray(config.learning_rates, np.float32)
     seeds = list(range(config.seed, config.seed + config.num_seeds))
-    sweep = gdlab.train.sweep(
-        loss, problems["mlp_init"], "sgd", {"learning_rate": lrs}, config.num_steps,
-        seeds=seeds, data=data, record=config.track_every, record_params=True,
-    )
+    sweep = _train(loss, problems["mlp_init"], lrs, seeds, data, config)
     steps = np.arange(0, config.num_steps + 1, config.track_every)
     every = config.check_every // config.track_every
     shape = (len(lrs), len(seeds), len(steps))  # (η, seed, recorded step)
@@ -342,12 +361,15 @@ def training(problems, config: Config) -> dict:
     lam = np.asarray(_mlp_sharpness_stack(
         loss, jax.tree.map(lambda a: a.reshape((-1,) + a.shape[3:]), at_checks), data,
         num_iters=config.lanczos_iters), float).reshape(len(lrs), len(seeds), -1)
-    runs = []
+    runs, start_check = [], None
     for r, lr in enumerate(config.learning_rates):
         first_seed = [jax.tree.map(lambda a, r=r, c=c: a[r, 0, c], at_checks)
                       for c in range(lam.shape[2])]
-        searches = [_mlp_check(loss, p, data, config, lam=lam[r, 0, c])["line_search"]["best"]
-                    for c, p in enumerate(first_seed)]
+        if start_check is None:  # step 0 is the same point for every η: searched once
+            start_check = _mlp_check(loss, first_seed[0], data, config, lam=lam[r, 0, 0])
+        searches = [start_check["line_search"]["best"]] + [
+            _mlp_check(loss, p, data, config, lam=lam[r, 0, c])["line_search"]["best"]
+            for c, p in enumerate(first_seed) if c > 0]
         diverged = np.asarray(sweep.diverged_at[r])
         runs.append({
             "learning_rate": float(lr), "seeds": seeds,
@@ -360,7 +382,8 @@ def training(problems, config: Config) -> dict:
             "check_steps": steps[::every], "lambda_max": lam[r],
             "best_eps_first_seed": np.array(searches),
         })
-    return {"runs": runs}
+    start = jax.tree.map(lambda a: a[0, 0, 0], at_checks)  # seed's init, before any step
+    return {"runs": runs, "start": start, "start_check": start_check}
 
 
 # --- run -----------------------------------------------------------------------------------
@@ -406,9 +429,11 @@ def _per_seed(r) -> dict:
 def run(config: Config) -> dict:
     _check(config)
     problems = _problems(config)
-    scaling = error_scaling(problems, config)
-    sizes = step_sizes(problems, config)
     train = training(problems, config)
+    data64, data32, _ = problems["mlp"]
+    problems["mlp"] = (data64, data32, train.pop("start"))  # the first seed's start
+    scaling = error_scaling(problems, config)
+    sizes = step_sizes(problems, config, train.pop("start_check"))
     q = scaling["quadratic"]["float64"]
     metrics = {
         "first_order_slope_float64": {n: scaling[n]["float64"]["first_slope"] for n in _PROBLEMS},

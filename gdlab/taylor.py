@@ -182,9 +182,11 @@ def gradient_step_terms(f, x, epsilon, *, data=None):
         first_order = −ε gᵀg,   second_order = ½ ε² gᵀHg,   actual = f(x − εg) − f(x)
 
     g, gᵀg and gᵀHg are computed once (one gradient, one Hessian-vector product); the
-    actual changes are one vmapped evaluation of f over all ε, so a grid of thousands of
-    step sizes costs one compile. ε is cast to the dtype of f(x) and each step to the
-    dtype of its parameter leaf.
+    actual changes are one compiled loop over all ε (``lax.map``: one evaluation of f at
+    a time), so a grid of thousands of step sizes costs one compile. (A vmapped batch
+    would turn a network's matmuls into batched ones, which XLA's CPU backend runs
+    several times slower than the same matmuls one after another.) ε is cast to the
+    dtype of f(x) and each step to the dtype of its parameter leaf.
 
     Args:
       f: scalar function of a pytree.
@@ -208,7 +210,7 @@ def gradient_step_terms(f, x, epsilon, *, data=None):
     def change(e):
         return f(jax.tree.map(lambda xl, gl: xl - e.astype(xl.dtype) * gl, x, g)) - f0
 
-    actual = jax.vmap(change)(eps.reshape(-1)).reshape(eps.shape)
+    actual = jax.lax.map(change, eps.reshape(-1)).reshape(eps.shape)
     return StepTerms(eps, -eps * gTg, 0.5 * eps**2 * gTHg, actual, gTg, gTHg)
 
 
