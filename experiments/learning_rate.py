@@ -22,6 +22,7 @@ The measured numbers are the claims in results/learning_rate/result.json (`gdlab
 """
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -127,7 +128,7 @@ def paths(config: Config) -> dict:
         valley_runs.append({"rate": rate, "x": xs, "loss": loss,
                             "rel_error": float(np.max(np.abs(xs - theory)) / 5)})
     xcos = gdlab.problems.x_cos()
-    curvature = float(gdlab.curvature.hessian(xcos.loss, xcos.argmin)[0, 0])  # f''(x*), jitted
+    curvature = float(np.asarray(gdlab.curvature.hessian(xcos.loss, xcos.argmin))[0, 0])  # f''(x*)
     xcos_runs = []
     for rate, xs, loss in zip(config.xcos_rates, *_sgd_paths(xcos, config.xcos_rates,
                                                              config.xcos_steps), strict=True):
@@ -241,10 +242,19 @@ def stability(config: Config) -> dict:
 # --------------------------------------------------------------------------- MLP
 
 
-def _sharpness(problem, params):
-    """λ_max of the Hessian of the problem's loss at ``params`` (Lanczos on HVPs; the data
-    is passed as ``data=``, never closed over)."""
-    return gdlab.curvature.sharpness(problem.loss, params, data=problem.data, method="lanczos")
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _per_seed(init, loss, seeds, best_params, data):
+    """Per seed, in one program: the loss at the init ``train.sweep`` draws for it
+    (init key = split(key(seed))[0], recomputed here), and λ_max of the Hessian (Lanczos
+    on HVPs; the data passed, never closed over) at that init and at ``best_params``."""
+
+    def one(args):
+        seed, best = args
+        params = init(jax.random.split(jax.random.key(seed))[0])
+        sharpness = lambda p: gdlab.curvature.sharpness(loss, p, data=data, method="lanczos")
+        return loss(params, data), sharpness(params), sharpness(best)
+
+    return jax.lax.map(one, (seeds, best_params))  # one seed at a time: no batched matmuls
 
 
 def mlp(config: Config) -> dict:
@@ -257,23 +267,23 @@ def mlp(config: Config) -> dict:
     sweep = gdlab.train.sweep(problem.loss, problem.init, "sgd", {"learning_rate": rates},
                               config.mlp_steps, seeds=seeds, data=problem.data)
     final = sweep.final_loss  # (rates, seeds)
+    bests = [gdlab.train.best(final[:, k], {"learning_rate": rates}) for k in range(len(seeds))]
+    best_index = np.asarray([b.index[0] for b in bests])
+    best_params = jax.tree.map(lambda a: a[best_index, np.arange(len(seeds))], sweep.final_params)
+    recomputed, sharpness_init, sharpness_best = map(np.asarray, _per_seed(
+        problem.init, problem.loss, seeds, best_params, problem.data))
     per_seed = []
-    for k, seed in enumerate(seeds):
-        init_key, _ = jax.random.split(jax.random.key(int(seed)))  # the key sweep() uses
-        params = jax.jit(problem.init)(init_key)
+    for k, (seed, best, j) in enumerate(zip(seeds, bests, best_index, strict=True)):
         initial = float(sweep.loss[0, k, 0])
-        best = gdlab.train.best(final[:, k], {"learning_rate": rates})
-        j = best.index[0]
-        best_params = jax.tree.map(lambda a, j=j, k=k: a[j, k], sweep.final_params)
         per_seed.append({
             "seed": int(seed), "initial_loss": initial,
-            "initial_loss_recomputed": float(problem.loss(params, problem.data)),
-            "sharpness_init": float(_sharpness(problem, params)),
+            "initial_loss_recomputed": float(recomputed[k]),
+            "sharpness_init": float(sharpness_init[k]),
             "best_rate": float(rates[j]), "best_inside": best.inside,
             "best_final_loss": float(final[j, k]),
             "first_rate_without_progress": gdlab.train.first_rate_without_progress(
                 rates, final[:, k], initial),
-            "sharpness_after_best": float(_sharpness(problem, best_params)),
+            "sharpness_after_best": float(sharpness_best[k]),
         })
     return {
         "rates": rates, "seeds": seeds, "loss": sweep.loss[:, 0],  # (rate, t): the first seed
