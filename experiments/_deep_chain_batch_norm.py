@@ -66,14 +66,28 @@ def _bn_rescaled_change(params, active, batch, factors, bn_eps):
     return jax.vmap(one)(params, active, factors)
 
 
+@functools.partial(jax.jit, static_argnames=("batch_size", "shape"))
+def _draws(seed, x, log_r, *, batch_size, shape):
+    """The random numbers, drawn in one program: the batch (x, then batch_size − 1
+    standard normals from key(seed)) and log-uniform factors in [−log r, log r] from
+    fold_in(key(seed), 1)."""
+    key = jax.random.key(seed)
+    batch = jnp.concatenate([jnp.asarray([x], jnp.float64),
+                             jax.random.normal(key, (batch_size - 1,), jnp.float64)])
+    return batch, jax.random.uniform(jax.random.fold_in(key, 1), shape, jnp.float64,
+                                     -log_r, log_r)
+
+
 def batch_norm(config, sets: dict, weights, rules) -> dict:
     """Every depth 2..max_depth and weight pattern of ``sets`` (``weights(pattern, depth)``
     gives w₁..w_l), normalised over a batch: the step's terms for each rule in ``rules``
     (ε = target/gᵀg, fixed ε), the lower layers' share of gᵀg, and how much ŷ moves when
     w₁..w_(l−1) are multiplied by random factors in [1/rescale, rescale]."""
     top = config.max_depth
-    batch = jnp.concatenate([jnp.asarray([config.x]), jax.random.normal(
-        jax.random.key(config.seed), (config.batch_size - 1,), jnp.float64)])
+    n = len(sets) * (top - 1)
+    r = config.rescale
+    batch, log_factors = _draws(config.seed, config.x, np.log(r), batch_size=config.batch_size,
+                                shape=(n, top - 1))
     depths = np.arange(2, top + 1)
     w = np.ones((len(sets), len(depths), top))
     active = np.zeros((len(sets), len(depths), top - 1), bool)
@@ -81,18 +95,14 @@ def batch_norm(config, sets: dict, weights, rules) -> dict:
         for j, depth in enumerate(depths):
             w[i, j, top - depth:] = weights(pattern, depth)  # w₁..w_l in the last l slots
             active[i, j, top - depth:] = True  # the l − 1 hidden layers before w_out
-    n = len(sets) * len(depths)
-    params = {"w": jnp.asarray(w.reshape(n, top)), "gamma": jnp.ones((n, top - 1)),
-              "beta": jnp.zeros((n, top - 1))}
+    params = {"w": w.reshape(n, top), "gamma": np.ones((n, top - 1)),
+              "beta": np.zeros((n, top - 1))}
     active = jnp.asarray(active.reshape(n, top - 1))
-    terms, lower = _bn_measure(params, active, batch, config.target_decrease,
-                               config.fixed_eps, config.bn_eps)
+    terms, lower = jax.device_get(_bn_measure(params, active, batch, config.target_decrease,
+                                              config.fixed_eps, config.bn_eps))
     shape = (len(sets), len(depths))
     # the lower weights w₁..w_(l−1) times random factors in [1/r, r]: what does ŷ notice?
-    r = config.rescale
-    factors = np.exp(np.asarray(jax.random.uniform(
-        jax.random.fold_in(jax.random.key(config.seed), 1), (n, top - 1), jnp.float64,
-        -np.log(r), np.log(r))))
+    factors = np.exp(np.asarray(log_factors))
     factors = np.where(np.asarray(active), factors, 1.0)  # only the layers that exist
     normed = np.asarray(_bn_rescaled_change(params, active, batch, jnp.asarray(factors),
                                             config.bn_eps)).reshape(shape)

@@ -140,7 +140,7 @@ def book_experiment(config: Config) -> dict:
     model = gdlab.models.deep_chain(depth)
     f = functools.partial(_chain_value, model.apply, config.x)
     sets = weight_sets(config)
-    ws = jnp.asarray(np.stack([weights(p, depth) for p in sets.values()]))
+    ws = np.stack([weights(p, depth) for p in sets.values()])
     grads = np.asarray(jax.jit(jax.vmap(jax.grad(f)))(ws))  # backprop: g = ∇_w ŷ
 
     @jax.jit
