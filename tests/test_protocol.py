@@ -155,17 +155,20 @@ def _gdlab(*args, env=None):
                                      '"metrics": {}, "series": {}}', "[" * 100000 + "]" * 100000,
                                      "not json", None],
                          ids=["empty", "foreign", "nested", "invalid", "missing"])
-def test_plot_refuses_what_is_not_its_result(tmp_path, content):
+def test_plot_refuses_what_is_not_its_result(tmp_path, content, capsys):
     """gdlab plot on an empty, foreign, deeply nested, invalid or missing result.json:
-    one line naming the file, exit 2, nothing written (issue 14 #6)."""
+    one line naming the file, exit 2, nothing written (issue 14 #6). In this process (the
+    exit status as the shell sees it: tests/test_cli.py)."""
+    from gdlab import cli
+
     folder = tmp_path / "weight_update"
     folder.mkdir()
     if content is not None:
         (folder / "result.json").write_text(content)
     before = sorted(p.name for p in folder.iterdir())
-    done = _gdlab("plot", "weight_update", "--out", str(tmp_path))
-    assert done.returncode == 2, done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1 and "result.json" in done.stderr
+    assert cli.main(["plot", "weight_update", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "result.json" in err, err
     assert sorted(p.name for p in folder.iterdir()) == before
 
 
