@@ -38,6 +38,7 @@ import optax
 
 import gdlab
 from gdlab import train
+from gdlab.train import _instruments as _inst
 
 BATCH = 128
 ROWS = {
@@ -102,15 +103,19 @@ def main():
     for _ in range(args.repeats):  # round robin: every variant sees the same load
         for name, fn in calls.items():
             times[name].append(timed(fn))
+    fastest = {name: np.min(t, axis=0) for name, t in times.items()}  # least disturbed
     times = {name: np.median(t, axis=0) for name, t in times.items()}  # (wall, cpu)
     rows = []
     for name, spec in ROWS.items():
-        base, inst = times["plain Adam" if spec.get("adam") else "plain SGD"], times[name]
+        plain = "plain Adam" if spec.get("adam") else "plain SGD"
+        base, inst = times[plain], times[name]
         rows.append({"instruments": name, "target": TARGETS.get(name),
                      "plain_ms_per_step": (1e3 * base / args.steps).tolist(),
                      "instrumented_ms_per_step": (1e3 * inst / args.steps).tolist(),
-                     "ratio_wall": float(inst[0] / base[0]), "ratio_cpu": float(inst[1] / base[1])})
+                     "ratio_wall": float(inst[0] / base[0]), "ratio_cpu": float(inst[1] / base[1]),
+                     "ratio_fastest_wall": float(fastest[name][0] / fastest[plain][0])})
         print(f"{name}: {inst[0] / base[0]:.2f}x wall, {inst[1] / base[1]:.2f}x CPU", flush=True)
+    parts = noise_parts(params, data, key, examples, one)
     load = os.getloadavg()
     meta = {"device": str(jax.devices()[0]), "backend": jax.default_backend(),
             "cpus": os.cpu_count(), "load_average": load, "steps": args.steps,
@@ -118,16 +123,48 @@ def main():
     print(f"\n{meta['backend']} ({meta['device']}), {meta['cpus']} CPUs, load average "
           f"{load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}; {args.steps} steps, median of "
           f"{args.repeats}\n")
-    print("| instruments | plain ms/step (wall) | with (wall) | ratio wall | ratio CPU | target |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| instruments | plain ms/step (wall) | with (wall) | ratio wall | ratio CPU | "
+          "ratio, fastest wall | target |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         target = f"<= {r['target']}x" if r["target"] else "-"
         print(f"| {r['instruments']} | {r['plain_ms_per_step'][0]:.3f} | "
               f"{r['instrumented_ms_per_step'][0]:.3f} | {r['ratio_wall']:.2f}x | "
-              f"{r['ratio_cpu']:.2f}x | {target} |")
+              f"{r['ratio_cpu']:.2f}x | {r['ratio_fastest_wall']:.2f}x | {target} |")
+    print("\nWhere a noise step's time goes (one jitted call each, µs, CPU time, median):")
+    for name, us in parts.items():
+        print(f"  {name:58s} {us:7.1f}")
     out = Path(__file__).parent / "out"
     out.mkdir(exist_ok=True)
-    (out / "instruments.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    (out / "instruments.json").write_text(json.dumps({"meta": meta, "rows": rows,
+                                                      "noise_parts_us": parts}, indent=1))
+
+
+def noise_parts(params, data, key, examples, one, calls=500):
+    """CPU µs per call of the pieces of a step with the noise instrument, each jitted alone."""
+    batch = examples(data, key)
+    mean_loss = lambda p, b: jax.numpy.mean(jax.vmap(one, in_axes=(None, 0))(p, b))
+    pieces = {
+        "gradient of the mean loss over the 128 examples": (jax.grad(mean_loss), params, batch),
+        "128 per-example gradients, vmap(grad)": (
+            jax.vmap(jax.grad(one), in_axes=(None, 0)), params, batch),
+        "the noise instrument (per-example gradients + statistics)": (
+            lambda p, b: _inst.noise(one, p, b), params, batch),
+        "drawing the 128 examples again (examples(data, key))": (examples, data, key),
+    }
+    out = {}
+    for name, (fn, *args) in pieces.items():
+        fn = jax.jit(fn)
+        jax.block_until_ready(fn(*args))
+        runs = []
+        for _ in range(5):
+            cpu = time.process_time()
+            for _ in range(calls):
+                result = fn(*args)
+            jax.block_until_ready(result)
+            runs.append(1e6 * (time.process_time() - cpu) / calls)
+        out[name] = float(np.median(runs))
+    return out
 
 
 if __name__ == "__main__":
