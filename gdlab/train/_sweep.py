@@ -339,7 +339,8 @@ def sweep(
                       "divergence_factor": divergence_factor, "target": target,
                       "seeded": seed_values is not None, "chunk_size": chunk_size,
                       **({} if probes is None else {"instruments": [
-                          list(probes.names), probes.every, probes.lanczos_steps]})},
+                          list(probes.names), probes.every, probes.lanczos_steps,
+                          probes.warm_start]})},
         )
     out, computed, loaded = _run_chunks(
         compiled, points, seed_array, p0, data, _devices(devices), chunk_size, progress, stamp,
