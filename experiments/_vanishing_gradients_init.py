@@ -12,16 +12,17 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _vanishing_gradients_net import init_stack, measure, select, spread  # noqa: I001
+from _vanishing_gradients_net import architecture, init_stack, measure, select, spread
 
 from gdlab import gradients, models
 
 
-@functools.partial(jax.jit, static_argnames=("activation", "residual", "normalize"))
-def _measure_all(params, data, depths, *, activation, residual=False, normalize=False):
-    """measure() for params with leading axes (inits, seeds) at every depth: (I, S, D, …)."""
-    one = functools.partial(measure, activation=activation, residual=residual,
-                            normalize=normalize)
+@jax.jit
+def _measure_all(params, data, depths, arch):
+    """measure() for params with leading axes (inits, seeds) at every depth: (I, S, D, …);
+    ``arch``: the traced architecture (``net.architecture``), so one compilation serves
+    every architecture."""
+    one = functools.partial(measure, **arch)
     at_depths = jax.vmap(one, in_axes=(None, None, 0))
     return jax.vmap(jax.vmap(at_depths, in_axes=(0, None, None)), in_axes=(0, None, None))(
         params, data, depths)
@@ -46,8 +47,8 @@ def profiles(config, data, inits, gain, archs) -> dict:
     params = init_params(config, inits, max(depths), gain)
     out = {}
     for act, residual, normalize in dict.fromkeys(archs):
-        raw = _measure_all(params, data, jnp.asarray(depths, jnp.float32), activation=act,
-                           residual=residual, normalize=normalize)
+        raw = _measure_all(params, data, jnp.asarray(depths, jnp.float32),
+                           architecture(act, residual, normalize))
         out[act, residual, normalize] = jax.tree.map(lambda a: np.asarray(a, np.float64),
                                                      jax.device_get(raw))
     return {"depths": depths, "raw": out}
@@ -71,10 +72,10 @@ def forward_spread(config, data) -> dict:
     init: spread of the last hidden layer over that of the first, (activations, depths,
     seeds), for every depth trained (train_depths and adam_depths)."""
     depths = sorted(set(config.train_depths) | set(config.adam_depths))
-    params = jax.tree.map(lambda a: a[0], init_stack(
+    params = jax.tree.map(lambda a: np.asarray(a)[0], init_stack(  # NumPy: no eager slicing
         np.asarray(seeds(config)), inits=(("xavier", 1.0),), width=config.train_width,
         max_depth=max(depths)))
-    x = data["x"][: config.train_size]
+    x = np.asarray(data["x"])[: config.train_size]
     out = {"depths": depths}
     for act in config.train_activations:
         out[act] = np.asarray(_spread(params, x, jnp.asarray(depths), activation=act),
@@ -96,11 +97,11 @@ def precision(config, data) -> dict:
     """Per-layer ∇W of one sigmoid/xavier network (seed config.seed) in float32 and in
     float64 from the same (float32, hence exactly representable) weights."""
     depth = config.precision_depth
-    p32 = jax.tree.map(lambda a: a[0, 0], init_stack(
+    p32 = jax.tree.map(lambda a: np.asarray(a)[0, 0], init_stack(  # NumPy: no eager ops
         np.asarray([config.seed]), inits=(("xavier", 1.0),), width=config.width,
         max_depth=depth))
-    p64 = jax.tree.map(lambda a: a.astype(jnp.float64), p32)
-    data64 = {"x": data["x"].astype(jnp.float64), "y": data["y"]}
+    p64 = jax.tree.map(lambda a: a.astype(np.float64), p32)
+    data64 = {"x": np.asarray(data["x"], np.float64), "y": np.asarray(data["y"])}
     g32, g64 = _grads(p32, data, depth), _grads(p64, data64, depth)
     s32, s64, cos = jax.device_get(_compare(g32, g64))
     crossed = depth - np.arange(1, depth + 1)  # layers between layer ℓ and the output

@@ -1,9 +1,10 @@
 """vanishing_gradients in training: steps to a target loss vs depth and budget, Adam, the
 exploding networks (a scale problem vs a ratio problem) and the remedies.
 
-Every study is one ``train.sweep`` (learning rates × depths × init seeds in one compiled,
-vmapped call) of full-batch training on the stacked network of
-``_vanishing_gradients_net``; steps to the target are exact whatever is recorded.
+Every study is a ``train.sweep`` (learning rates × depths × init seeds in one compiled,
+vmapped call; the long sigmoid budget one per depth group) of full-batch training on
+the stacked network of ``_vanishing_gradients_net``; steps to the target are exact
+whatever is recorded.
 """
 
 import warnings
@@ -29,29 +30,55 @@ def _never_inf(steps) -> np.ndarray:
     return np.where(steps >= 0, steps, np.inf)
 
 
+def depth_groups(depths, groups: int = 1) -> list[list[int]]:
+    """Split the sorted depths into ``groups`` (1 or 2) runs of consecutive depths, each
+    swept on its own stack of max-depth layers, where the total compute (depths × their
+    group's max depth: every lane computes its stack's every layer) is smallest.
+
+    >>> depth_groups([2, 3, 4, 6, 8, 11, 15, 20], 2)
+    [[2, 3, 4, 6, 8], [11, 15, 20]]
+    """
+    depths = sorted(int(d) for d in depths)
+    if groups == 1 or len(depths) < 2:
+        return [depths]
+    cost = lambda k: k * depths[k - 1] + (len(depths) - k) * depths[-1]  # noqa: E731
+    k = min(range(1, len(depths)), key=cost)
+    return [depths[:k], depths[k:]]
+
+
 def study(config, data, *, activation, init, depths, learning_rates, num_steps, gain=1.0,
           optimizer="sgd", hyperparameters=None, residual=False, normalize=False,
-          record_every=None, width=None) -> dict:
-    """One sweep: learning rates × depths × seeds. The best rate per depth is the argmin of
-    the median (over seeds) steps to ``config.target_loss`` (never = ∞), with its edge."""
-    depths = [int(d) for d in depths]
+          record_every=None, width=None, groups=1, unroll=False) -> dict:
+    """Learning rates × depths × seeds, one sweep per depth group (``depth_groups``; a
+    network of depth d is the same in any stack ≥ d). The best rate per depth is the
+    argmin of the median (over seeds) steps to ``config.target_loss`` (never = ∞), with
+    its edge. ``unroll``: the forward's layer loop unrolled (long budgets)."""
+    depths = sorted(int(d) for d in depths)
     lrs = np.asarray(learning_rates, float)
     width = width or config.train_width
-    init_fn = net.init_fn(init, width=width, max_depth=max(depths), gain=gain)
-    sw = train.sweep(net.loss(activation, residual, normalize), init_fn, optimizer,
-                     {"learning_rate": lrs, "depth": np.asarray(depths, float)}, num_steps,
-                     seeds=seeds(config), data=data, record=record_every or num_steps,
-                     target=config.target_loss, hyperparameters=hyperparameters)
-    steps = np.asarray(sw.steps_to_target)  # (lrs, depths, seeds), −1: never
+    parts = []
+    for group in depth_groups(depths, groups):
+        init_fn = net.init_fn(init, width=width, max_depth=max(group), gain=gain)
+        parts.append(train.sweep(
+            net.loss(activation, residual, normalize, unroll), init_fn, optimizer,
+            {"learning_rate": lrs, "depth": np.asarray(group, float)}, num_steps,
+            seeds=seeds(config), data=data, record=record_every or num_steps,
+            target=config.target_loss, hyperparameters=hyperparameters))
+
+    def cat(get):  # the groups' (lrs, depths, seeds, …) arrays side by side
+        return np.concatenate([np.asarray(get(sw)) for sw in parts], axis=1)
+
+    steps = cat(lambda sw: sw.steps_to_target)  # (lrs, depths, seeds), −1: never
+    loss, final = cat(lambda sw: sw.loss), cat(lambda sw: sw.final_loss)
     out = {"depths": depths, "learning_rates": lrs, "num_steps": num_steps,
-           "steps": steps, "diverged_at": np.asarray(sw.diverged_at),
-           "final_loss": sw.final_loss, "initial_loss": np.asarray(sw.loss[..., 0]),
-           "recorded_steps": np.asarray(sw.steps), "best": []}
+           "steps": steps, "diverged_at": cat(lambda sw: sw.diverged_at),
+           "final_loss": final, "initial_loss": loss[..., 0],
+           "recorded_steps": np.asarray(parts[0].steps), "best": []}
     curves = []
     for j in range(len(depths)):
         b = train.best(_never_inf(steps[:, j]), {"learning_rate": lrs})
         if not b.found:  # never reached: the best is the lowest median final loss
-            b = train.best(sw.final_loss[:, j], {"learning_rate": lrs})
+            b = train.best(final[:, j], {"learning_rate": lrs})
             reached = False
         else:
             reached = True
@@ -59,7 +86,7 @@ def study(config, data, *, activation, init, depths, learning_rates, num_steps, 
         out["best"].append({"index": i, "learning_rate": float(lrs[i]), "edges": b.edges,
                             "reached": reached, "describe": b.describe({"learning_rate": "η"}),
                             "steps": steps[i, j]})
-        curves.append(np.asarray(sw.loss[i, j]))
+        curves.append(loss[i, j])
     out["curve"] = np.asarray(curves)  # (depths, seeds, recorded steps) at the best rate
     return out
 
@@ -70,11 +97,15 @@ def finish(config, data) -> dict:
     out = {}
     for act in config.train_activations:
         sigmoid = act == "sigmoid"
+        long = sigmoid and config.num_steps >= 2000
         out[act] = study(config, data, activation=act, init="xavier", depths=config.train_depths,
                          learning_rates=(config.sigmoid_learning_rates if sigmoid
                                          else config.learning_rates),
                          num_steps=config.num_steps if sigmoid else config.short_steps,
-                         record_every=config.record_every)
+                         record_every=config.record_every,
+                         # a long budget pays for a second compilation (and an unrolled,
+                         # slower to compile layer loop): each depth group on its own stack
+                         groups=2 if long else 1, unroll=long)
     out["adam"] = study(config, data, activation="sigmoid", init="xavier",
                         depths=config.adam_depths, learning_rates=config.adam_learning_rates,
                         num_steps=config.adam_steps, optimizer="adam",

@@ -182,7 +182,7 @@ def batch(config: Config) -> dict:
     The network is this experiment's own stacked MLP (``_vanishing_gradients_net``)."""
     p = gdlab.problems.get("mnist1d_mlp", train_size=config.batch_size,
                            data_seed=config.data_seed)
-    return {"x": p.data["x"], "y": p.data["y"]}
+    return {"x": np.asarray(p.data["x"]), "y": np.asarray(p.data["y"])}  # sliced in NumPy
 
 
 # --------------------------------------------------------------------------- run

@@ -49,6 +49,11 @@ def test_stacked_network_is_the_mlp(activation, residual, normalize):
     np.testing.assert_allclose(got["loss"], value, rtol=1e-6)
     expected = [float(gradients.norm(g["w"])) for g in grads]
     np.testing.assert_allclose(net.select(got["grad_norm"], depth), expected, rtol=1e-5)
+    # the traced architecture (one compilation for all) computes the same network
+    traced = jax.jit(net.measure)(params, data, depth,
+                                  **net.architecture(activation, residual, normalize))
+    np.testing.assert_allclose(traced["loss"], value, rtol=1e-6)
+    np.testing.assert_allclose(net.select(traced["grad_norm"], depth), expected, rtol=1e-5)
     # the skipped layers get exactly no gradient
     assert np.all(np.asarray(got["grad_norm"])[depth - 1:-1] == 0)
     if not (residual or normalize):  # δ_ℓ = ∂L/∂z_ℓ as error_signals measures it
