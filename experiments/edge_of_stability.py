@@ -6,9 +6,10 @@ sharpening") until it reaches 2/η, the threshold beyond which GD on a quadratic
 diverge, and then stays near 2/η while the loss keeps falling over the long run, but
 not monotonically. Here: a 40-32-10 tanh MLP (1642 float32 parameters, Xavier init) with
 square loss ½‖f(x) − onehot(y)‖² on 500 MNIST-1D examples (``gdlab.problems``
-"mnist1d_mlp", loss="mse"); every rate × seed runs in one vmapped ``train.sweep``, whose
-"sharpness" instrument measures λ_max every k steps by Lanczos on Hessian-vector products
-inside the compiled run. A run with a small η stands in
+"mnist1d_mlp", loss="mse"); every rate × seed runs in one vmapped ``train.sweep`` (shared
+with the heavy-ball runs: heavy ball with β = 0 is GD), whose "sharpness" instrument
+measures λ_max every k steps by Lanczos on Hessian-vector products inside the compiled
+run. A run with a small η stands in
 for gradient flow: plotted against time η·t it shows the sharpness rising straight past
 the edges where the larger-η runs stop.
 
