@@ -148,7 +148,7 @@ def family(d, data, *, start, case):
     A row of ``data["cases"]`` is (c, γ, angle, kind): kind 0 is c · ½ zᵀ diag(λ₁, γλ₂) z
     with z = Rᵀx and x = R·starts[start] + d (the start turns with the problem, so SGD
     sees the same problem); kind 1 is Rosenbrock from its standard start. One loss for
-    every case: one compiled sweep per optimizer.
+    every case: with ``switch``, one compiled sweep for every optimizer.
     """
     c, gamma, angle, kind = data["cases"][jnp.asarray(case).astype(jnp.int32)]
     rot = _rotation(angle)

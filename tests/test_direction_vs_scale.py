@@ -7,6 +7,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from gdlab import experiment
@@ -61,3 +62,25 @@ def test_claims_hold_for_other_starts(seed, quick_run):
         output = loaded.module.run(config)
     found = _claims(loaded.module, config, output)
     assert [c["statement"] for c in found if not c["holds"]] == []
+
+
+def test_switch_applies_exactly_the_chosen_optimizers_updates(module):
+    # one transformation for every optimizer: with `which` = i its updates must be those of
+    # optimizer i alone (optax's own transformation, same gradients), step after step
+    names = ("sgd", "adagrad", "adam", "sign_descent")
+    grads = np.random.default_rng(0).normal(size=(4, 3))
+    params = jnp.asarray([0.5, -1.0, 2.0])
+    for i, name in enumerate(names):
+        mixed = module.switch(names)(jnp.asarray(float(i)), jnp.asarray(0.1))
+        alone = {"sgd": optax.sgd(0.1), "adam": optax.adam(0.1),
+                 "adagrad": optax.adagrad(0.1, initial_accumulator_value=0.0),
+                 "sign_descent": optax.chain(optax.scale_by_sign(), optax.scale(-0.1))}[name]
+        s_mixed, s_alone = mixed.init(params), alone.init(params)
+        for g in grads:
+            u_mixed, s_mixed = mixed.update(jnp.asarray(g), s_mixed, params)
+            u_alone, s_alone = alone.update(jnp.asarray(g), s_alone, params)
+            np.testing.assert_allclose(u_mixed, u_alone, rtol=1e-12, atol=0, err_msg=name)
+    # one fixed rate per optimizer: the factory takes `which` only
+    per_rate = module.switch(("sgd", "adam"), (0.5, 0.01))(jnp.asarray(0.0))
+    update, _ = per_rate.update(jnp.asarray(grads[0]), per_rate.init(params), params)
+    np.testing.assert_allclose(update, -0.5 * grads[0], rtol=1e-12)
