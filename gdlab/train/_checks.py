@@ -16,8 +16,8 @@ These are checked here, each with a ``ValueError`` that says what to pass instea
   final params) and F the floats an instruments row holds (rows × layers × values per
   layer, plus the whole-model values: ``Instruments.floats``). While it runs a call
   holds about ``OVERHEAD`` = 3 copies of that (the scan's output buffers, the joined
-  chunks, the host copy; peak RSS grew by 3.0 to 4.8 times ``recorded`` for 1 to 100 runs of 2·10⁴ to 2·10⁶
-  steps on a 2-D problem), which must stay under ``memory_limit`` (default
+  chunks, the host copy; peak RSS grew by 3.0 to 4.8 times ``recorded`` for 1 to 100
+  runs of 2·10⁴ to 2·10⁶ steps on a 2-D problem), which must stay under ``memory_limit`` (default
   ``MEMORY_LIMIT`` = 2 GiB). Above it the call is refused with the estimate and the
   options that shrink it (``record=k``, ``record="summary"``, ``record_params=False``,
   ``instrument_every=k``).
