@@ -248,13 +248,12 @@ def _per_seed(init, loss, seeds, best_params, data):
     (init key = split(key(seed))[0], recomputed here), and λ_max of the Hessian (Lanczos
     on HVPs; the data passed, never closed over) at that init and at ``best_params``."""
 
-    def one(args):
-        seed, best = args
-        params = init(jax.random.split(jax.random.key(seed))[0])
-        sharpness = lambda p: gdlab.curvature.sharpness(loss, p, data=data, method="lanczos")
-        return loss(params, data), sharpness(params), sharpness(best)
-
-    return jax.lax.map(one, (seeds, best_params))  # one seed at a time: no batched matmuls
+    starts = jax.vmap(lambda seed: init(jax.random.split(jax.random.key(seed))[0]))(seeds)
+    both = jax.tree.map(lambda a, b: jnp.concatenate([a, b.astype(a.dtype)]), starts, best_params)
+    # one point at a time (no batched matmuls), one Lanczos loop for all 2 × seeds points
+    lam = jax.lax.map(lambda p: gdlab.curvature.sharpness(loss, p, data=data,
+                                                          method="lanczos"), both)
+    return jax.lax.map(lambda p: loss(p, data), starts), lam[:len(seeds)], lam[len(seeds):]
 
 
 def mlp(config: Config) -> dict:
