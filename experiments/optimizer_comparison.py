@@ -24,9 +24,13 @@ The measured numbers are the claims in results/optimizer_comparison/result.json
 
 import dataclasses
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import jax
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 import gdlab
 from gdlab import claims as C
@@ -65,6 +69,9 @@ class Config:
 
 QUICK = {"optimizers": ("gd", "adam", "lbfgs"), "kappas": (10.0,), "functions": ("rosenbrock",),
          "num_steps": 60, "trials": 4, "heldout": 5, "deep": False, "scipy": ("nelder_mead",)}
+
+
+_SLOW_TO_BUILD = ("cg_pr", "lbfgs", "cma_es", "newton")  # line searches, evosax: started first
 
 
 def _check(config: Config) -> None:
@@ -141,24 +148,92 @@ def _entry(bench, e: dict, keep_paths: bool) -> dict:
     return out
 
 
-def _group(bench, config: Config, names, num_steps: int, scipy=()) -> dict:
-    tune, heldout = _rows(config)
-    entries = [_entry(bench, compare.benchmark(bench, n, trials_count=config.trials,
-                                               num_steps=num_steps, tune=tune, heldout=heldout,
-                                               seed=config.seed, record_params=True,
-                                               timed=bench.name in config.timed),
-                      bench.x0 is not None and bench.problem != "quadratic") for n in names]
+def _scipy_rows(bench, config: Config, methods, num_steps: int) -> list:
+    """SciPy's rows from the held-out starts, their median curves over evaluations."""
+    _, heldout = _rows(config)
     outside = []
-    for method in scipy:
+    for method in methods:
         row = compare.scipy_row(bench, method, heldout, max_evaluations=5 * num_steps)
         curve = row.pop("curve")
         grid = np.unique(np.geomspace(1, 5 * num_steps, 80).astype(int))
         padded = [np.concatenate([c, np.full(max(0, grid[-1] - c.size), c[-1])]) for c in curve]
         outside.append({"row": row, "evaluations": grid,
                         "gap_median": _round(np.median([p[grid - 1] for p in padded], axis=0))})
-    return {"name": bench.name, "problem": bench.problem, "target": bench.target,
-            "A": bench.data.get("A") if bench.x0 is not None else None,
-            "entries": entries, "scipy": outside}
+    return outside
+
+
+def _benchmark(bench, config: Config, name: str, num_steps: int) -> dict:
+    tune, heldout = _rows(config)
+    e = compare.benchmark(bench, name, trials_count=config.trials, num_steps=num_steps,
+                          tune=tune, heldout=heldout, seed=config.seed, record_params=True,
+                          timed=bench.name in config.timed)
+    return _entry(bench, e, bench.x0 is not None and bench.problem != "quadratic")
+
+
+def _plan(config: Config, benches: list) -> list[tuple]:
+    """(bench, optimizer names, steps, SciPy methods) per group, in the tables' order."""
+    plan = [(b, config.optimizers, config.num_steps, config.scipy) for b in benches]
+    if config.deep:
+        starts = config.tune_starts + config.heldout
+        for noise in (0.0, config.deep_noise):
+            p = gdlab.problems.get("quadratic_deep", noise=noise)
+            bench = compare.problem_bench(p, starts=starts, radius=0.5, target=config.deep_target,
+                                          name="quadratic_deep" + (" noisy" if noise else ""))
+            plan.append((bench, config.deep_optimizers, config.deep_steps,
+                         () if noise else ("lbfgsb",)))
+    return plan
+
+
+def _in_threads(jobs: list, workers: int) -> list:
+    """Run the callables ``jobs`` on ``workers`` threads; their results, in order.
+
+    XLA compiles and runs with Python's GIL released, so on a 2-core CPU two optimizers'
+    sweeps compile side by side (most of this experiment's cold time is compilation).
+    jax's thread-local settings (rank promotion) are carried into the workers."""
+    promotion = jax.config.jax_numpy_rank_promotion
+
+    def call(job):
+        with jax.numpy_rank_promotion(promotion):
+            return job()
+
+    if workers <= 1:
+        return [call(job) for job in jobs]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(call, jobs))
+
+
+def _groups(config: Config, benches: list) -> tuple[list, list]:
+    """Every group's entries and SciPy rows, and the quadratic-theory reruns.
+
+    One job per optimizer runs its sweeps on every untimed bench, one after another (so
+    each compiled program is built once, in one thread); SciPy's rows and the theory
+    reruns are two more jobs. The jobs share the CPU cores; the timed benches run after
+    them, alone, so their seconds are not measured against the other jobs."""
+    plan = _plan(config, benches)
+    names = list(dict.fromkeys(n for _, group, *_ in plan for n in group))
+
+    def optimizer_job(name):
+        return lambda: {(i, name): _benchmark(b, config, name, steps)
+                        for i, (b, group, steps, _) in enumerate(plan)
+                        if name in group and b.name not in config.timed}
+
+    def scipy_job():
+        return {i: _scipy_rows(b, config, methods, steps)
+                for i, (b, _, steps, methods) in enumerate(plan)}
+
+    theory_job = lambda: quadratic_theory(config, benches[:len(config.kappas)])  # noqa: E731
+    slow = sorted(names, key=lambda n: n not in _SLOW_TO_BUILD)  # longest jobs first
+    jobs = [optimizer_job(n) for n in slow] + [scipy_job, theory_job]
+    *done, outside, theory = _in_threads(jobs, min(4, os.cpu_count() or 1))
+    entries = {k: v for d in done for k, v in d.items()}
+    for i, (b, group, steps, _) in enumerate(plan):  # the timed benches, alone
+        if b.name in config.timed:
+            entries.update({(i, n): _benchmark(b, config, n, steps) for n in group})
+    groups = [{"name": b.name, "problem": b.problem, "target": b.target,
+               "A": b.data.get("A") if b.x0 is not None else None,
+               "entries": [entries[i, n] for n in group], "scipy": outside[i]}
+              for i, (b, group, _, _) in enumerate(plan)]
+    return groups, theory
 
 
 def fitted_rate(gap: np.ndarray, *, drop: float = 1e-3, floor: float = 1e-24) -> float:
@@ -205,17 +280,8 @@ def quadratic_theory(config: Config, benches) -> list:
 def run(config: Config) -> dict:
     _check(config)
     benches = small_benches(config)
-    groups = [_group(b, config, config.optimizers, config.num_steps, config.scipy)
-              for b in benches]
-    if config.deep:
-        starts = config.tune_starts + config.heldout
-        for noise in (0.0, config.deep_noise):
-            p = gdlab.problems.get("quadratic_deep", noise=noise)
-            bench = compare.problem_bench(p, starts=starts, radius=0.5, target=config.deep_target,
-                                          name="quadratic_deep" + (" noisy" if noise else ""))
-            groups.append(_group(bench, config, config.deep_optimizers, config.deep_steps,
-                                 () if noise else ("lbfgsb",)))
-    theory = quadratic_theory(config, benches[:len(config.kappas)])
+    with threadpool_limits(1, user_api="blas"):  # see gdlab.compare.scipy_runs
+        groups, theory = _groups(config, benches)
     order = list(dict.fromkeys(e["optimizer"] for g in groups for e in g["entries"]))
     costs = {n: [] for n in order}
     for g in groups:

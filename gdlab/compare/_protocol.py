@@ -1,6 +1,7 @@
 """Tune on start 0, rerun the winner on starts 1..S, summarise with medians and IQRs."""
 
 import functools
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -13,10 +14,19 @@ from gdlab import solvers, train
 from gdlab.compare._benches import Bench
 from gdlab.compare._specs import Spec, factory, spec, tuning_grid
 
+_counted_lock = threading.Lock()
+
 
 @functools.cache
-def _counted(fn):
+def _counted_once(fn):
     return None if fn is None else solvers.counted(fn)
+
+
+def _counted(fn):
+    """The counted loss of ``fn``, the same object on every call, from any thread (the
+    compiled sweeps are cached by it: two copies would compile the same program twice)."""
+    with _counted_lock:
+        return _counted_once(fn)
 
 
 def _sweep(bench: Bench, s: Spec, grid: dict, num_steps: int, record: bool):
