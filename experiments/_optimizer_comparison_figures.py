@@ -172,7 +172,7 @@ def _budget(result: dict):
     col = colors(result)
     rows, cols = _grid(len(groups))
     fig, axes = plotting.figure(rows, cols, title="How much does the ranking depend on the tuning "
-                                "budget? (held-out score of the best of k random trials: median "
+                                "budget?\n(held-out score of the best of k random trials: median "
                                 "and 5-95 % band over bootstrap draws; lower is better)",
                                 width=4.2 * cols + 2.4, height=3.0 * rows + 0.9)
     for ax, g in zip(axes.ravel(), groups, strict=False):
