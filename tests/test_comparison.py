@@ -348,3 +348,35 @@ def test_benchmark_without_recorded_iterates_counts_evaluations_per_step():
     np.testing.assert_array_equal(runs.evaluations[ok], np.arange(STEPS + 1)[None].repeat(
         ok.sum(), 0))  # one (f, ∇f) per GD step, as the recorded counter says
     assert compare.rows(bench, e)[0]["seeds"] == 3
+
+
+def test_scipy_lbfgsb_row_follows_scipy_on_the_problem_itself():
+    """The L-BFGS-B row of a 100-D bench (flattened, shifted and differentiated inside one
+    jit) walks the path SciPy takes on the catalogue loss with jax.grad, evaluation by
+    evaluation, until rounding of x₀ + (x − x₀) separates them."""
+    from jax.flatten_util import ravel_pytree
+    from scipy import optimize
+
+    x64 = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        p = problems.get("quadratic_deep", noise=0.0)
+        bench = compare.problem_bench(p, starts=3, radius=0.5)
+        ours = compare.scipy_runs(bench, "lbfgsb", [1], max_evaluations=60)["gaps"][0]
+        start = jax.tree.map(lambda a: np.asarray(a)[1], bench.data["starts"])
+        x1 = np.asarray(ravel_pytree(start)[0], np.float64)
+        fg = jax.jit(jax.value_and_grad(p.loss))
+        trace = []
+
+        def fun(x):
+            v, g = fg(x)
+            trace.append(float(v))
+            return float(v), np.asarray(g, np.float64)
+
+        optimize.minimize(fun, x1, jac=True, method="L-BFGS-B", options={
+            "maxfun": 60, "maxiter": 60, "ftol": 1e-16, "gtol": 1e-14})
+        theirs = np.asarray(trace) - bench.fmin
+        assert ours.size == theirs.size
+        np.testing.assert_allclose(ours[:30], theirs[:30], rtol=1e-6)
+    finally:
+        jax.config.update("jax_enable_x64", x64)
