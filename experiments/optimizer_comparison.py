@@ -256,14 +256,18 @@ def fitted_rate(gap: np.ndarray, *, drop: float = 1e-3, floor: float = 1e-24) ->
 
 
 def quadratic_theory(config: Config, benches) -> list:
-    """GD at 2/(λmin + λmax) and heavy ball at its optimal (α, β) on the held-out starts."""
+    """GD at 2/(λmin + λmax) and heavy ball at its optimal (α, β) on the held-out starts.
+
+    Both run as optax's heavy ball, GD with β = 0 (v ← g + 0·v is g exactly, bit for bit
+    the same runs as "sgd"), so one compiled sweep serves the two."""
     _, heldout = _rows(config)
     out = []
     for k, bench in zip(config.kappas, benches, strict=False):
         lam = np.linalg.eigvalsh(bench.data["A"])
         lo, hi = lam[0], lam[-1]
         root = math.sqrt(hi / lo)
-        cases = (("gd", "sgd", {"learning_rate": 2 / (lo + hi)}, (hi / lo - 1) / (hi / lo + 1)),
+        cases = (("gd", "momentum", {"learning_rate": 2 / (lo + hi), "momentum": 0.0},
+                  (hi / lo - 1) / (hi / lo + 1)),
                  ("heavy_ball", "momentum",
                   {"learning_rate": 4 / (math.sqrt(hi) + math.sqrt(lo)) ** 2,
                    "momentum": ((root - 1) / (root + 1)) ** 2}, (root - 1) / (root + 1)))

@@ -1,7 +1,9 @@
 """Figures shared by ``gdlab compare`` and the optimizer experiments (from stored results)."""
 
+import functools
 from collections.abc import Sequence
 
+import jax
 import numpy as np
 
 from gdlab import plotting
@@ -48,6 +50,15 @@ def draw_curves(ax, entries: Sequence[dict], *, x: str = "steps", floor: float =
         ax.set_xscale("log")
 
 
+@functools.cache
+def _grid_loss(problem: str):
+    """The problem's loss compiled for the contour grid: one program per problem instead of
+    one per primitive (eager jax compiles each operation it meets for the first time)."""
+    from gdlab import problems
+
+    return jax.jit(problems.get(problem).loss)
+
+
 def draw_path(ax, problem: str, points, *, A=None, levels: int = 25,
               color: str = "#D55E00") -> None:
     """Contours of a 2-D problem and one path: start ●, end ×, minima ★.
@@ -67,7 +78,7 @@ def draw_path(ax, problem: str, points, *, A=None, levels: int = 25,
         minima = [np.zeros(2)]
     else:
         domain, minima = p.domain, p.minima
-        f = lambda z: np.asarray(p.loss(z))
+        f = lambda z: np.asarray(_grid_loss(problem)(z))
     plotting.contour(ax, f, domain, levels=levels)
     ax.plot(pts[:, 0], pts[:, 1], ".-", color=color, markersize=2, linewidth=0.9)
     ax.plot(*pts[0], "o", color="k", markersize=5)
