@@ -184,6 +184,26 @@ def from_layers(layers: list) -> dict:
             "hidden": {k: jnp.stack([layer[k] for layer in hidden]) for k in ("w", "b")}}
 
 
+def architecture_code(activation: str, residual: bool = False, normalize: bool = False):
+    """One number for an architecture, to sweep it as a grid value (``any_loss``)."""
+    return models.ACTIVATIONS.index(activation) + 4 * residual + 8 * normalize
+
+
+@functools.cache
+def any_loss():
+    """``loss(params, data, depth, architecture)`` with the architecture a traced code
+    (``architecture_code``): sweeps of different architectures with the same shapes
+    compile to the same program (the persistent cache then loads it)."""
+
+    def f(params, data, depth, architecture):
+        code = jnp.asarray(architecture).astype(jnp.int32)
+        logits = forward(params, data["x"], depth, activation=code % 4,
+                         residual=(code // 4) % 2 == 1, normalize=code // 8 == 1)
+        return jnp.mean(losses.softmax_cross_entropy(logits, data["y"]))
+
+    return f
+
+
 @functools.cache
 def layers_loss(activation: str):
     """``loss(layers, data)`` of the full-depth network given as a list of layers (one

@@ -381,8 +381,7 @@ def rates(result: dict):
                                np.nanmax(ratio[k], 0))
             ax.fill_between(layer, lo, hi, color=color, alpha=0.15, linewidth=0)
             ax.semilogy(layer, mid, color=color, label=f"η = {lr:g}{note}")
-        ax.axhline(1e-3, **{**plotting.THEORY, "color": "#009E73"},
-                   label="rule of thumb 1e-3")
+        ax.axhline(1e-3, **plotting.THEORY, label="rule of thumb 1e-3 (band: 1e-4…1e-2)")
         ax.axhspan(1e-4, 1e-2, color="#009E73", alpha=0.08)
         ax.set(xlabel="layer ℓ (1 = input side)",
                ylabel="‖ΔW_ℓ‖/‖W_ℓ‖ per step (log)",

@@ -48,25 +48,32 @@ def depth_groups(depths, groups: int = 1) -> list[list[int]]:
 
 def study(config, data, *, activation, init, depths, learning_rates, num_steps, gain=1.0,
           optimizer="sgd", hyperparameters=None, residual=False, normalize=False,
-          record_every=None, width=None, groups=1, unroll=False) -> dict:
+          record_every=None, width=None, groups=1, unroll=False, traced=False) -> dict:
     """Learning rates × depths × seeds, one sweep per depth group (``depth_groups``; a
     network of depth d is the same in any stack ≥ d). The best rate per depth is the
     argmin of the median (over seeds) steps to ``config.target_loss`` (never = ∞), with
-    its edge. ``unroll``: the forward's layer loop unrolled (long budgets)."""
+    its edge. ``unroll``: the forward's layer loop unrolled (long budgets); ``traced``: the
+    architecture is a grid value (``net.any_loss``), so studies that differ only in it
+    share one compiled program."""
     depths = sorted(int(d) for d in depths)
     lrs = np.asarray(learning_rates, float)
     width = width or config.train_width
     parts = []
+    code = {"architecture": [net.architecture_code(activation, residual, normalize)]}
     for group in depth_groups(depths, groups):
         init_fn = net.init_fn(init, width=width, max_depth=max(group), gain=gain)
         parts.append(train.sweep(
-            net.loss(activation, residual, normalize, unroll), init_fn, optimizer,
-            {"learning_rate": lrs, "depth": np.asarray(group, float)}, num_steps,
-            seeds=seeds(config), data=data, record=record_every or num_steps,
+            net.any_loss() if traced else net.loss(activation, residual, normalize, unroll),
+            init_fn, optimizer,
+            {"learning_rate": lrs, "depth": np.asarray(group, float)} | (code if traced else {}),
+            num_steps, seeds=seeds(config), data=data, record=record_every or num_steps,
             target=config.target_loss, hyperparameters=hyperparameters))
 
     def cat(get):  # the groups' (lrs, depths, seeds, …) arrays side by side
-        return np.concatenate([np.asarray(get(sw)) for sw in parts], axis=1)
+        arrays = [np.asarray(get(sw)) for sw in parts]
+        if traced:  # the architecture axis (one value)
+            arrays = [a[:, :, 0] for a in arrays]
+        return np.concatenate(arrays, axis=1)
 
     steps = cat(lambda sw: sw.steps_to_target)  # (lrs, depths, seeds), −1: never
     loss, final = cat(lambda sw: sw.loss), cat(lambda sw: sw.final_loss)
@@ -179,5 +186,6 @@ def remedies(config, data, spec: dict, finished: dict) -> dict:
             continue
         out[name] = study(config, data, activation=act, init=init, residual=residual,
                           normalize=normalize, depths=[d], learning_rates=config.learning_rates,
-                          num_steps=config.short_steps, record_every=config.record_every)
+                          num_steps=config.short_steps, record_every=config.record_every,
+                          traced=True)
     return out
