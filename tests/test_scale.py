@@ -239,7 +239,7 @@ import jax, jax.numpy as jnp, numpy as np
 jax.config.update("jax_enable_x64", True)
 from gdlab import train
 runs = int(sys.argv[1])
-n = 250_000  # 2 MB of float64 params per run: 1,000 runs would keep 2 GB of final params
+n = 125_000  # 1 MB of float64 params per run: 1,000 runs would keep 1 GB of final params
 sw = train.sweep(lambda w: 0.5 * jnp.sum(w * w), jnp.ones(n), "sgd",
                  {"learning_rate": np.linspace(0.1, 0.5, runs)}, 2, record="summary",
                  chunk_size=20)
@@ -259,9 +259,9 @@ def _peak_mib(runs: int) -> int:
 
 
 def test_summary_sweeps_keep_memory_flat_in_the_grid_size():
-    """Runs of 2 MB params in chunks of 20: only summaries leave each chunk, so 1,000 runs
-    peak where 100 do (~0.44 GiB). Kept final params would add 2 MB per run (1.8 GB here;
-    the peak was 4 GiB before the fix)."""
+    """Runs of 1 MB params in chunks of 20: only summaries leave each chunk, so 1,000 runs
+    peak where 100 do (~0.34 GiB). Kept final params would add 1 MB per run (0.9 GB here,
+    past both bounds; with 2 MB runs the peak was 4 GiB before the fix)."""
     small, large = _peak_mib(100), _peak_mib(1000)
     message = f"peak RSS {small} MiB at 100 runs, {large} MiB at 1,000"
     assert large - small < 400 and large < 1024, message
