@@ -91,6 +91,7 @@ def test_underflow_is_no_ratio(quick_run):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("vanishing_gradients")  # the worker that has the module compiled
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_claims_hold_for_other_seeds(quick_run, seed):
     """``gdlab run vanishing_gradients --quick --seed S``: every claim still holds."""
