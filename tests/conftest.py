@@ -37,6 +37,16 @@ def _quick_run(name: str):
     return loaded, config, output
 
 
+def pytest_collection_modifyitems(config, items):
+    """Refuse a test that uses ``quick_run`` without an ``xdist_group`` mark: it could land
+    on a worker that has not run that experiment and run it a second time there."""
+    lost = [item.nodeid for item in items if "quick_run" in getattr(item, "fixturenames", ())
+            and item.get_closest_marker("xdist_group") is None]
+    if lost:
+        raise pytest.UsageError("tests using quick_run need @pytest.mark.xdist_group(NAME) "
+                                f"(NAME: the experiment): {', '.join(lost)}")
+
+
 @pytest.fixture(scope="session")
 def quick_run():
     """``quick_run(name) -> (Experiment, config, run(config))``, computed once per process.
