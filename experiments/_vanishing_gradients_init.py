@@ -12,7 +12,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _vanishing_gradients_net import architecture, init_stack, measure, select, spread
+from _vanishing_gradients_net import architecture, init_stack, measure, select, spread, weights
 
 from gdlab import gradients, models
 
@@ -103,7 +103,7 @@ def precision(config, data) -> dict:
     p64 = jax.tree.map(lambda a: a.astype(np.float64), p32)
     data64 = {"x": np.asarray(data["x"], np.float64), "y": np.asarray(data["y"])}
     g32, g64 = _grads(p32, data, depth), _grads(p64, data64, depth)
-    s32, s64, cos = jax.device_get(_compare(g32, g64))
+    s32, s64, cos = _compare(g32, g64)
     crossed = depth - np.arange(1, depth + 1)  # layers between layer ℓ and the output
     zero32 = np.asarray(s32[1], np.float64)
     return {
@@ -124,18 +124,26 @@ def _grads(params, data, depth):
     return jax.grad(loss("sigmoid"))(params, data, depth)
 
 
-@jax.jit
+def _per_layer(tree) -> list:
+    """The weight gradients W_1, W_2 … W_{M−1}, W_L as float64 NumPy rows (exact: every
+    float32 number, subnormals included, is a float64 number far from its limits)."""
+    first, hidden, last = (np.asarray(w, np.float64) for w in weights(jax.device_get(tree)))
+    return [first.ravel(), *hidden.reshape(hidden.shape[0], -1), last.ravel()]
+
+
 def _compare(g32, g64):
-    from _vanishing_gradients_net import layer_norms, weights, zero_fractions
+    """Per layer: (‖g‖, fraction of exact zeros) of each gradient and cos(g32, g64) (0 where
+    either is all zero), in NumPy float64."""
+    w32, w64 = _per_layer(g32), _per_layer(g64)
 
-    def cos(a, b):
-        return gradients.cosine(a, b)
+    def stats(rows):
+        return (np.array([np.linalg.norm(r) for r in rows]),
+                np.array([np.mean(r == 0) for r in rows]))
 
-    w32, w64 = weights(g32), weights(g64)
-    cosines = jnp.concatenate([cos(w32[0], w64[0])[None],
-                               jax.vmap(cos)(w32[1], w64[1]), cos(w32[2], w64[2])[None]])
-    return ((layer_norms(g32), zero_fractions(g32)), (layer_norms(g64), zero_fractions(g64)),
-            cosines)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.array([a @ b / (np.linalg.norm(a) * np.linalg.norm(b)) for a, b in
+                        zip(w32, w64, strict=True)])
+    return stats(w32), stats(w64), np.nan_to_num(cos, nan=0.0)
 
 
 def first(values: np.ndarray, mask: np.ndarray) -> int:
@@ -180,7 +188,10 @@ def matrix_chain(config) -> dict:
     """h_t = Wᵀh_{t−1} with W = QΛQᵀ: components along eigenvectors scale as λ^t."""
     lam = np.asarray(config.eigenvalues, np.float64)
     n, t = lam.size, np.arange(config.matrix_steps + 1)
-    q = np.asarray(jax.random.orthogonal(jax.random.key(config.seed), n, dtype=jnp.float64))
+    # a random orthogonal Q (QR of a Gaussian matrix, signs fixed), drawn in NumPy
+    a = np.random.default_rng(config.seed).standard_normal((n, n))
+    q, r = np.linalg.qr(a)
+    q = q * np.sign(np.diag(r))
     w = q @ np.diag(lam) @ q.T
     # h₀ = [I | Q·1]: the first n columns give (Wᵀ)^t, the last one a vector with unit
     # components along every eigenvector.
