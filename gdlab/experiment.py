@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from threadpoolctl import threadpool_limits
+
 from gdlab import compilation, plotting, results
 from gdlab._modules import import_file
 
@@ -159,7 +161,10 @@ def execute(experiment, config=None, *, quick: bool = False, out: Path | None = 
     """
     experiment = _loaded(experiment)
     config = config if config is not None else experiment.default_config(quick)
-    with compilation.count() as cost:  # XLA compilations and their seconds, inside run
+    # NumPy/SciPy linear algebra on one BLAS thread: the experiments' matrices are small,
+    # and OpenBLAS threads spinning against XLA's made an 826² eigvalsh take 5-15 s
+    # instead of 0.15 s on a busy 2-core machine.
+    with compilation.count() as cost, threadpool_limits(1, user_api="blas"):
         output = experiment.module.run(config)
     return store(experiment, config, output, quick=quick, out=out, seconds=cost.seconds,
                  compiled=cost.as_meta())
