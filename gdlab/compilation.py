@@ -17,7 +17,8 @@ a second) are cached too; an entry costs a few kB to a few MB.
         gdlab.train.sweep(f, x0, "sgd", {"learning_rate": lrs}, 100)
     c.compilations      # XLA programs compiled in the block (cache hits excluded)
     c.cache_hits        # programs loaded from the persistent cache instead
-    c.compile_seconds   # tracing + lowering + XLA compilation (and cache loads)
+    c.compile_seconds   # wall seconds with a trace, lowering, XLA compilation or cache
+                        # load under way (in any thread; overlapping ones counted once)
     c.compute_seconds   # the rest of the block's wall time: running, and Python
 
 A program that jax finds in its in-memory cache (the same jitted function called
@@ -93,6 +94,8 @@ class Compilations:
     cache_hits: int = 0
     compile_seconds: float = 0.0
     seconds: float = 0.0
+    # (start, end) of every compile event while open; compile_seconds is their union
+    spans: list = dataclasses.field(default_factory=list, repr=False, compare=False)
 
     @property
     def compute_seconds(self) -> float:
@@ -123,11 +126,28 @@ _installed = False
 def _on_duration(event: str, duration: float, **_) -> None:
     if event not in (_COMPILE, _TRACE, _LOWER):
         return
+    end = time.perf_counter()  # the event is reported when the work ends
     with _lock:
         for counter in _active:
-            counter.compile_seconds += duration
+            counter.spans.append((end - duration, end))
+            counter.compile_seconds = _union(counter.spans)
             if event == _COMPILE:
                 counter.compilations += 1
+
+
+def _union(spans: list) -> float:
+    """Total length of a union of intervals: compilations in several threads overlap, and
+    a trace may run inside another's (the wall time they took, not their sum).
+
+    >>> _union([(0.0, 2.0), (1.0, 3.0), (5.0, 6.0)])
+    4.0
+    """
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
 
 
 def _on_event(event: str, **_) -> None:
