@@ -30,10 +30,13 @@ The measured numbers are the claims in results/edge_of_stability/result.json
 (`gdlab list`).
 """
 
+import functools
 from dataclasses import dataclass
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 
 import gdlab
 from gdlab import claims as C
@@ -122,26 +125,39 @@ def trace(p, data, learning_rates, num_steps: int, k: int, config: Config, *,
             "diverged": (np.asarray(sw.diverged_at) >= 0)}
 
 
+@functools.cache
+def _heavy_ball(rates: tuple[float, ...], betas: tuple[float, ...]):
+    """A factory ``make(run)``: heavy ball (``optax.sgd`` with momentum) at the learning
+    rate and β of row ``run`` of the table, ``run`` a traced number swept as the grid, so
+    only the runs asked for are run, in one compiled program."""
+
+    def make(run):
+        i, dtype = jnp.asarray(run).astype(jnp.int32), jnp.asarray(run).dtype
+        return optax.sgd(jnp.asarray(rates, dtype)[i], momentum=jnp.asarray(betas, dtype)[i])
+
+    return make
+
+
 def heavy_ball_traces(p, data, groups: dict, num_steps: int, k: int, config: Config) -> dict:
-    """Several groups of heavy-ball runs, {name: (learning rates, β)}, in one sweep over
-    learning rate × β (× seed), so one compiled program serves them all. Heavy ball with
-    β = 0 is plain GD (v ← 0·v + g = g exactly). Returns ``trace``'s dict per group; the
-    loss is recorded at every step."""
-    rates = list(dict.fromkeys(float(lr) for lrs, _ in groups.values() for lr in lrs))
-    betas = list(dict.fromkeys(float(beta) for _, beta in groups.values()))
+    """Several groups of heavy-ball runs, {name: (learning rates, β)}, every run × seed in
+    one sweep, so one compiled program serves them all. Heavy ball with β = 0 is plain GD
+    (v ← 0·v + g = g exactly). Returns ``trace``'s dict per group; the loss is recorded at
+    every step."""
+    table = [(float(lr), float(beta)) for lrs, beta in groups.values() for lr in lrs]
     probe = gdlab.train.Instruments(("sharpness",), lanczos_steps=config.lanczos_iters)
-    sw = gdlab.train.sweep(p.loss, p.init, "momentum",
-                           {"learning_rate": rates, "momentum": betas}, num_steps,
-                           seeds=_seeds(config), data=data, divergence_factor=None,
-                           instruments=probe, instrument_every=k)
-    out = {}
-    for name, (lrs, beta) in groups.items():
-        i, j = [rates.index(float(lr)) for lr in lrs], betas.index(float(beta))
+    sw = gdlab.train.sweep(p.loss, p.init, _heavy_ball(*map(tuple, zip(*table, strict=True))),
+                           {"run": np.arange(len(table))}, num_steps, seeds=_seeds(config),
+                           data=data, divergence_factor=None, instruments=probe,
+                           instrument_every=k)
+    out, first = {}, 0
+    for name, (lrs, _) in groups.items():
+        rows = slice(first, first + len(lrs))
+        first += len(lrs)
         out[name] = {"learning_rates": np.asarray(lrs, float),
                      "steps": np.asarray(sw.instrument_steps),
-                     "sharpness": np.asarray(sw.instruments["sharpness"], float)[i, j],
-                     "loss": np.asarray(sw.loss, float)[i, j],
-                     "diverged": (np.asarray(sw.diverged_at) >= 0)[i, j]}
+                     "sharpness": np.asarray(sw.instruments["sharpness"], float)[rows],
+                     "loss": np.asarray(sw.loss, float)[rows],
+                     "diverged": (np.asarray(sw.diverged_at) >= 0)[rows]}
     return out
 
 
