@@ -102,12 +102,15 @@ def _layer_norm(z):
 def _architecture(activation, residual, normalize):
     """(φ, z -> LN(z) or z, (h, a) -> h + a or a). Each may be fixed (a name, a bool) or
     traced (an index into ``models.ACTIVATIONS``, a bool array), so one compiled function
-    can serve every architecture: ``lax.switch`` runs only the chosen activation."""
+    can serve every architecture. A traced activation computes every candidate and
+    selects one (no ``lax.switch``: a conditional inside this scan once hung XLA's CPU
+    runtime; the candidates are cheap next to the matrix products)."""
     if isinstance(activation, str):
         act = models.get_activation(activation)
     else:
         fns = [models.get_activation(a) for a in models.ACTIVATIONS]
-        act = lambda z: jax.lax.switch(activation, fns, z)  # noqa: E731
+        act = lambda z: jnp.select([activation == i for i in range(len(fns))],  # noqa: E731
+                                   [f(z) for f in fns])
     if isinstance(normalize, bool):
         norm = _layer_norm if normalize else (lambda z: z)
     else:
