@@ -184,12 +184,19 @@ def _jobs(args: list[str]) -> int:
     return jobs
 
 
+def _folder(name: str, quick: bool, out) -> Path:
+    """Where ``gdlab run NAME`` stores its result."""
+    from gdlab import experiment
+
+    return Path(out or experiment.results_dir(quick)) / name
+
+
 def _last_seconds(name: str, quick: bool, out) -> float:
     """How long the stored result of ``name`` took (0 if none): the longest start first."""
-    from gdlab import experiment, results
+    from gdlab import results
 
     try:
-        meta = results.load(Path(out or experiment.results_dir(quick)) / name).get("meta", {})
+        meta = results.load(_folder(name, quick, out)).get("meta", {})
         return float(meta.get("seconds") or 0)
     except (OSError, ValueError, AttributeError, TypeError):
         return 0.0
@@ -247,8 +254,7 @@ def _run_all(args: list[str], quick: bool, out) -> int:
                 name = running[done]
                 status, stderr = done.result()
                 if status in (0, CLAIM_FAILED):
-                    stored = Path(out or experiment.results_dir(quick)) / name
-                    report(name, experiment.load_result(name, stored), None)
+                    report(name, experiment.load_result(name, _folder(name, quick, out)), None)
                 else:
                     lines = stderr.strip().splitlines()
                     report(name, None, lines[-1] if lines else f"exit status {status}")

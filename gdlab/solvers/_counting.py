@@ -42,6 +42,20 @@ def _has_evaluations(node) -> bool:
 _LINESEARCH = (optax.ScaleByZoomLinesearchState, optax.ScaleByBacktrackingLinesearchState)
 
 
+def _counts(node) -> bool:
+    return _has_evaluations(node) or isinstance(node, _LINESEARCH)
+
+
+def calls_loss(state) -> bool:
+    """Whether the optimizer with this state calls the loss in its update: optax's line
+    searches, and gdlab's solvers (their states count ``evaluations``).
+
+    >>> calls_loss(optax.sgd(0.1).init(jnp.zeros(2))), calls_loss(optax.lbfgs().init(jnp.zeros(2)))
+    (False, True)
+    """
+    return any(_counts(node) for node in jax.tree.leaves(state, is_leaf=_counts))
+
+
 def step_evaluations(state, *, first_step=False) -> jax.Array:
     """Evaluations of f or (f, ∇f) spent by the step that produced ``state``.
 
@@ -49,8 +63,7 @@ def step_evaluations(state, *, first_step=False) -> jax.Array:
     line search reports its trials (each (f, ∇f); +1 on the first step for ∇f(w₀));
     a backtracking search its trials (f only) + 1 gradient; anything else counts 1.
     """
-    nodes = jax.tree.leaves(state, is_leaf=lambda n: _has_evaluations(n)
-                            or isinstance(n, _LINESEARCH))
+    nodes = jax.tree.leaves(state, is_leaf=_counts)
     total, known = jnp.zeros((), jnp.int32), False
     for node in nodes:
         if isinstance(node, optax.ScaleByZoomLinesearchState):

@@ -10,6 +10,7 @@ import numpy as np
 import optax
 
 from gdlab import optimizers as _optimizers
+from gdlab.solvers._counting import calls_loss
 from gdlab.train import _checks
 from gdlab.train import _instruments as _inst
 
@@ -124,16 +125,6 @@ def _slots(record: Record, num_steps: int):
     return (lambda k: k % record.every == 0), (lambda k: k // record.every)
 
 
-_LINESEARCH = (optax.ScaleByZoomLinesearchState, optax.ScaleByBacktrackingLinesearchState)
-
-
-def _evaluates(state) -> bool:
-    """Whether an optimizer's update calls the loss: optax's line searches, and gdlab's
-    solvers (whose states count ``evaluations``)."""
-    found = lambda n: isinstance(n, _LINESEARCH) or "evaluations" in getattr(n, "_fields", ())
-    return any(found(n) for n in jax.tree.leaves(state, is_leaf=found))
-
-
 def _row(params, dtype, record: Record) -> dict:
     """The shapes of one recorded row, as ``measure`` writes it: read off the params and
     the loss's dtype instead of tracing the model a second time."""
@@ -235,7 +226,7 @@ def simulate(objective, evaluate, optimizer, params, data, key, num_steps, facto
                 "data": data, "key": step_key(k), "dtype": dtype}
 
     rows = len(record.steps(num_steps))
-    evaluates = _evaluates(jax.eval_shape(optimizer.init, params))
+    evaluates = calls_loss(jax.eval_shape(optimizer.init, params))
     carry = Carry(
         params, optimizer.init(params), jnp.asarray(jnp.inf, dtype), jnp.int32(-1),
         jnp.asarray(jnp.inf, dtype), jnp.int32(-1),
