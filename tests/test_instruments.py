@@ -90,10 +90,14 @@ def test_alpha_on_an_ill_conditioned_quadratic_matches_its_closed_form():
     np.testing.assert_allclose(traj.instruments["alpha"][0], 1 / t_star - 1, rtol=1e-10)
 
 
+@jax.jit  # one program, not an eager compilation per primitive
+def _net_params(key):
+    return [{"w": 0.5 * jax.random.normal(key, (3, 4))},
+            {"w": 0.5 * jax.random.normal(jax.random.fold_in(key, 1), (4, 1))}]
+
+
 def _net():
-    key = jax.random.key(3)
-    params = [{"w": 0.5 * jax.random.normal(key, (3, 4))},
-              {"w": 0.5 * jax.random.normal(jax.random.fold_in(key, 1), (4, 1))}]
+    params = _net_params(jax.random.key(3))
     x = np.random.default_rng(0).normal(size=(16, 3))
     data = {"x": x, "y": np.sin(x.sum(1, keepdims=True))}
 
@@ -109,14 +113,15 @@ def test_sharpness_and_adams_preconditioned_sharpness_match_dense_eigendecomposi
     inst = train.Instruments(("sharpness", "preconditioned_sharpness"), lanczos_steps=16)
     traj = train.run(loss, params, optax.adam(lr, b1=b1, b2=b2, eps=eps), steps, data=data,
                      record_params=True, instruments=inst)
-    flat = lambda p: jax.flatten_util.ravel_pytree(p)[0]
     unravel = jax.flatten_util.ravel_pytree(params)[1]
-    f = lambda z: loss(unravel(z), data)
+    f = lambda z, d: loss(unravel(z), d)
+    flat = jax.vmap(lambda p: jax.flatten_util.ravel_pytree(p)[0])
+    # the dense gradients and Hessians at every recorded iterate, in one program
+    gs, hessians = jax.jit(lambda ps, d: jax.vmap(
+        lambda z: (jax.grad(f)(z, d), jax.hessian(f)(z, d)))(flat(ps)))(traj.params, data)
     v = np.zeros(16)
     for k in range(steps):
-        z = np.asarray(flat(jax.tree.map(lambda a, k=k: a[k], traj.params)))
-        g = np.asarray(jax.grad(f)(z))
-        hess = np.asarray(jax.hessian(f)(z))
+        g, hess = np.asarray(gs[k]), np.asarray(hessians[k])
         v = b2 * v + (1 - b2) * g**2  # Adam's second moment after update k (t = k + 1)
         t = k + 1
         p = (1 - b1**t) * (np.sqrt(v / (1 - b2**t)) + eps)
@@ -133,7 +138,8 @@ def test_norms_cosines_and_effective_lr_against_numpy():
     traj = train.run(loss, params, opt, 4, data=data, record_params=True,
                      instruments=("norms", "effective_lr", "cosines"))
     at = lambda k: jax.tree.map(lambda a: np.asarray(a[k]), traj.params)
-    grads = [jax.grad(loss)(at(k), data) for k in range(5)]
+    grad = jax.jit(jax.grad(loss))  # one program for the five reference gradients
+    grads = [jax.device_get(grad(at(k), data)) for k in range(5)]
     ups = [jax.tree.map(np.subtract, at(k + 1), at(k)) for k in range(4)]
     norm = lambda t: np.array([np.linalg.norm(layer["w"]) for layer in t])
     vec = lambda t: np.concatenate([np.ravel(layer["w"]) for layer in t])
@@ -222,11 +228,16 @@ def test_plateau_scale_equals_optax_run_by_hand():
     steps = 40
     traj = train.run(f, jnp.array([1.0, -2.0]), opt, steps,
                      instruments=("effective_lr",))
-    x, state, scales = jnp.array([1.0, -2.0]), opt.init(jnp.zeros(2)), []
-    for _ in range(steps + 1):  # the instrument's last row: the update after the last step
+
+    @jax.jit  # one compiled step, called from a Python loop
+    def by_hand(x, state):
         value, grad = jax.value_and_grad(f)(x)
         updates, state = opt.update(grad, state, x, value=value)
-        x = optax.apply_updates(x, updates)
+        return optax.apply_updates(x, updates), state
+
+    x, state, scales = jnp.array([1.0, -2.0]), opt.init(jnp.zeros(2)), []
+    for _ in range(steps + 1):  # the instrument's last row: the update after the last step
+        x, state = by_hand(x, state)
         scales.append(float(state[1].scale))
     assert min(scales) < 0.1  # several reductions: the comparison is not trivial
     np.testing.assert_allclose(traj.instruments["plateau_scale"], scales, rtol=1e-6)
@@ -274,12 +285,16 @@ def test_a_sweep_over_a_loss_parameter_gives_per_example_the_same_value():
     grid = {"learning_rate": [0.1], "shift": [0.0, 3.0]}
     sw = train.sweep(_mean_shifted, params, "adam", grid, 6, data=data, instruments=names,
                      per_example=_one_shifted, instrument_every=2)
+    # the separate runs read the shift from their data (a copy per example), so both
+    # shifts share one compiled program
+    mean = lambda p, d: _mean_shifted(p, d, d["shift"][0])
+    one = lambda p, e: _one_shifted(p, e, e["shift"])
     for i, lr in enumerate(grid["learning_rate"]):
+        opt = optax.inject_hyperparams(optax.adam)(learning_rate=lr)
         for j, shift in enumerate(grid["shift"]):
-            traj = train.run(lambda p, d, s=shift: _mean_shifted(p, d, s), params,
-                             optax.inject_hyperparams(optax.adam)(learning_rate=lr), 6, data=data,
-                             instruments=names, instrument_every=2,
-                             per_example=lambda p, e, s=shift: _one_shifted(p, e, s))
+            shifted = {**data, "shift": np.full(len(data["y"]), shift)}
+            traj = train.run(mean, params, opt, 6, data=shifted, instruments=names,
+                             instrument_every=2, per_example=one)
             for name, value in traj.instruments.items():
                 np.testing.assert_allclose(sw.instruments[name][i, j], value, rtol=1e-9,
                                            atol=1e-12, err_msg=f"{name} at {lr}, {shift}")
@@ -296,9 +311,9 @@ def test_warm_started_sharpness_matches_dense_eigh_along_a_training_run():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 8))
     data = {"x": x, "y": np.tanh(x @ rng.normal(size=(8, 4)))}
-    key = jax.random.key(0)
-    params = [{"w": 0.6 * jax.random.normal(key, (8, 16)), "b": jnp.zeros(16)},
-              {"w": 0.6 * jax.random.normal(jax.random.fold_in(key, 1), (16, 4))}]
+    params = jax.jit(lambda key: [  # one program, not an eager compilation per primitive
+        {"w": 0.6 * jax.random.normal(key, (8, 16)), "b": jnp.zeros(16)},
+        {"w": 0.6 * jax.random.normal(jax.random.fold_in(key, 1), (16, 4))}])(jax.random.key(0))
 
     def loss(p, d):
         hidden = jnp.tanh(d["x"] @ p[0]["w"] + p[0]["b"][None])
@@ -310,10 +325,11 @@ def test_warm_started_sharpness_matches_dense_eigh_along_a_training_run():
         traj = train.run(loss, params, optax.sgd(0.5), 200, data=data, record=20,
                          instruments=inst)
         got[warm] = traj.instruments["sharpness"]
-    flat, unravel = jax.flatten_util.ravel_pytree(params)
-    hessian = jax.jit(jax.hessian(lambda z: loss(unravel(z), data)))
-    exact = np.array([np.linalg.eigvalsh(hessian(jax.flatten_util.ravel_pytree(
-        jax.tree.map(lambda a, i=i: a[i], traj.params))[0]))[-1] for i in range(11)])
+    unravel = jax.flatten_util.ravel_pytree(params)[1]
+    hessian = jax.jit(lambda p, d: jax.hessian(lambda z: loss(unravel(z), d))(
+        jax.flatten_util.ravel_pytree(p)[0]))
+    exact = np.array([np.linalg.eigvalsh(hessian(jax.tree.map(lambda a, i=i: a[i], traj.params),
+                                                 data))[-1] for i in range(11)])
     assert exact[-1] > 0.95 * train.edge(0.5)  # at the edge: the run is not a trivial one
     warm_error, cold_error = (np.abs(got[w] - exact) / exact for w in (True, False))
     assert warm_error.max() < 1e-4, warm_error
