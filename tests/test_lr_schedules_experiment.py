@@ -8,6 +8,7 @@
 """
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -56,15 +57,22 @@ def test_warmup_threshold_by_iteration(module):
     assert converges(0.99 * limit) and not converges(1.01 * limit)
 
 
+@functools.cache  # one compiled update per plateau setting, not one per call
+def _plateau_update(factor, patience, rtol, accumulation_size):
+    plateau = optax.contrib.reduce_on_plateau(factor=factor, patience=patience, rtol=rtol,
+                                              accumulation_size=accumulation_size)
+    dummy = jnp.zeros((), jnp.float32)
+    return plateau, jax.jit(
+        lambda state, value: plateau.update(dummy, state, dummy, value=value)[1])
+
+
 def _plateau_by_hand(config, losses: np.ndarray) -> np.ndarray:
     """optax's reduce_on_plateau run by hand on the losses each update received (the sweep
     records loss[k], the minibatch loss update k was fed as ``value=``): its scale after
     every update. ``losses``: (runs, T) -> (runs, T)."""
-    plateau = optax.contrib.reduce_on_plateau(
-        factor=config.plateau_factor, patience=config.plateau_patience,
-        rtol=config.plateau_rtol, accumulation_size=config.plateau_average)
+    plateau, update = _plateau_update(config.plateau_factor, config.plateau_patience,
+                                      config.plateau_rtol, config.plateau_average)
     dummy = jnp.zeros((), jnp.float32)
-    update = jax.jit(lambda state, value: plateau.update(dummy, state, dummy, value=value)[1])
     out = np.empty(losses.shape)
     for r, row in enumerate(losses):
         state = plateau.init(dummy)
