@@ -70,6 +70,7 @@ def init(key, *, width: int, max_depth: int, rule: str, scale: float = 1.0, dtyp
                      "b": jnp.zeros(OUT, dtype)}}
 
 
+@functools.cache  # one object per init: train.sweep caches its compiled program by identity
 def init_fn(name: str, *, width: int, max_depth: int, gain: float, dtype=jnp.float32):
     """``key -> params`` for an init name of ``RULES`` with the given gain."""
     rule = RULES[name]
