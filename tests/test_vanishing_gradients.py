@@ -2,6 +2,7 @@
 and the claims' robustness to the init seed (``--seed S``, S = 1…4)."""
 
 import dataclasses
+import functools
 import importlib.util
 import sys
 from pathlib import Path
@@ -26,28 +27,52 @@ def _module(name: str):
     return sys.modules[name]
 
 
-@pytest.mark.parametrize(("activation", "residual", "normalize"),
-                         [("sigmoid", False, False), ("tanh", True, False),
-                          ("relu", False, True)])
-def test_stacked_network_is_the_mlp(activation, residual, normalize):
-    """Loss, per-layer ‖∂L/∂W_ℓ‖ and ‖δ_ℓ‖ of a depth-5 network inside a depth-8 stack
-    equal models.mlp's with the same weights (and gradients.error_signals)."""
+@functools.cache
+def _stacked_problem():
+    """The depth-8 stack, its params and data (the init as one jitted program: eager, it
+    compiles every primitive on its own)."""
     net = _module("_vanishing_gradients_net")
     rng = np.random.default_rng(0)
     data = {"x": jnp.asarray(rng.normal(size=(12, 40)), jnp.float32),
             "y": jnp.asarray(rng.integers(0, 10, 12))}
-    params = net.init_fn("xavier", width=8, max_depth=8, gain=1.0)(jax.random.key(1))
-    depth = 5
+    params = jax.jit(net.init_fn("xavier", width=8, max_depth=8, gain=1.0))(jax.random.key(1))
+    return net, data, params
+
+
+@functools.partial(jax.jit, static_argnames=("depth", "activation", "residual", "normalize"))
+def _mlp_and_stack(params, data, *, depth, activation, residual, normalize):
+    """models.mlp's loss, ‖∂L/∂W_ℓ‖ and error signals ‖δ_ℓ‖ on the first ``depth`` layers
+    of the stack, and the stacked network's fixed-architecture ``measure``: one program
+    (the two computations share nothing but the weights)."""
+    net = _module("_vanishing_gradients_net")
     layers = ([params["first"]] + [{"w": params["hidden"]["w"][i], "b": params["hidden"]["b"][i]}
                                    for i in range(depth - 2)] + [params["last"]])
     mlp = models.mlp([40] + [8] * (depth - 1) + [10], activation, residual=residual,
                      normalize=normalize)
     value, grads = jax.value_and_grad(losses.objective(mlp.apply, losses.softmax_cross_entropy))(
         layers, data)
+    expected = jnp.stack([gradients.norm(g["w"]) for g in grads])
+    deltas = None
+    if not (residual or normalize):
+        deltas = gradients.layer_stats(gradients.error_signals(
+            mlp.apply, losses.softmax_cross_entropy, layers, data)).norm
     got = net.measure(params, data, depth, activation=activation, residual=residual,
                       normalize=normalize)
+    return value, expected, deltas, got
+
+
+@pytest.mark.parametrize(("activation", "residual", "normalize"),
+                         [("sigmoid", False, False), ("tanh", True, False),
+                          ("relu", False, True)])
+def test_stacked_network_is_the_mlp(activation, residual, normalize):
+    """Loss, per-layer ‖∂L/∂W_ℓ‖ and ‖δ_ℓ‖ of a depth-5 network inside a depth-8 stack
+    equal models.mlp's with the same weights (and gradients.error_signals)."""
+    net, data, params = _stacked_problem()
+    depth = 5
+    value, expected, deltas, got = _mlp_and_stack(params, data, depth=depth,
+                                                  activation=activation, residual=residual,
+                                                  normalize=normalize)
     np.testing.assert_allclose(got["loss"], value, rtol=1e-6)
-    expected = [float(gradients.norm(g["w"])) for g in grads]
     np.testing.assert_allclose(net.select(got["grad_norm"], depth), expected, rtol=1e-5)
     # the traced architecture (one compilation for all) computes the same network
     traced = jax.jit(net.measure)(params, data, depth,
@@ -57,9 +82,7 @@ def test_stacked_network_is_the_mlp(activation, residual, normalize):
     # the skipped layers get exactly no gradient
     assert np.all(np.asarray(got["grad_norm"])[depth - 1:-1] == 0)
     if not (residual or normalize):  # δ_ℓ = ∂L/∂z_ℓ as error_signals measures it
-        deltas = gradients.error_signals(mlp.apply, losses.softmax_cross_entropy, layers, data)
-        np.testing.assert_allclose(net.select(got["delta_norm"], depth),
-                                   gradients.layer_stats(deltas).norm, rtol=1e-5)
+        np.testing.assert_allclose(net.select(got["delta_norm"], depth), deltas, rtol=1e-5)
 
 
 def _claims(loaded, config, output) -> list:
@@ -111,11 +134,13 @@ def test_update_ratio_instrument_is_the_relative_step():
     rng = np.random.default_rng(3)
     data = {"x": jnp.asarray(rng.normal(size=(16, 40)), jnp.float32),
             "y": jnp.asarray(rng.integers(0, 10, 16))}
-    stacked = net.init_fn("normal_large", width=8, max_depth=6, gain=2.0)(jax.random.key(2))
+    stacked = jax.jit(net.init_fn("normal_large", width=8, max_depth=6, gain=2.0))(
+        jax.random.key(2))
     layers = net.as_layers(stacked)
     assert len(layers) == 6 and train.layer_names(layers) == [str(i) for i in range(6)]
-    np.testing.assert_allclose(net.layers_loss("tanh")(layers, data),
-                               net.loss("tanh")(stacked, data, 6), rtol=1e-6)
+    both = jax.jit(lambda layers, stacked, data: (net.layers_loss("tanh")(layers, data),
+                                                  net.loss("tanh")(stacked, data, 6)))
+    np.testing.assert_allclose(*both(layers, stacked, data), rtol=1e-6)
     steps = 4
     traj = train.run(net.layers_loss("tanh"), layers, optax.sgd(0.05), steps, data=data,
                      instruments=("norms",), instrument_every=1)
