@@ -23,7 +23,7 @@ Expect: every claim holds ("claims: n/n hold"); the measured numbers are the cla
 """
 
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 
 import jax
 import jax.numpy as jnp
@@ -166,9 +166,14 @@ def run(config: Config) -> dict:
         return _run(config)
 
 
+@cache  # one object per rate: train.run reuses its compiled loop (cached by identity)
+def _gradient_descent(learning_rate):
+    return gdlab.optimizers.make("sgd", learning_rate=learning_rate)
+
+
 def _run(config: Config) -> dict:
     f, data, model = problem(config)
-    gd = gdlab.optimizers.make("sgd", learning_rate=config.learning_rate)
+    gd = _gradient_descent(config.learning_rate)
     seeds = list(range(config.seed, config.seed + config.seeds))
     init = jax.jit(model.init)
     stages = {"initialisation": [], "trained": []}
