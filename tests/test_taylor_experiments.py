@@ -80,26 +80,34 @@ def test_step_series_matches_exact_rationals(pattern, depth, rule):
     np.testing.assert_allclose(s["second_order_log10"], log10_abs(poly[2]), rtol=1e-12)
 
 
-def test_all_ones_closed_form_every_depth():
-    config = DEEP.Config(scales=(1.0, 0.5), mixed=(0.5, 2.0), max_depth=SWEEP_DEPTH,
-                         book_depth=6)  # the shapes of the batch-norm test: one compile
-    sweep = DEEP.depth_sweep(config)
+@pytest.mark.xdist_group("deep_chain")
+def test_all_ones_closed_form_every_depth(quick_run):
+    # the quick run's depth sweep (depths 2..12, uniform weights 1 among its sets): read,
+    # not computed again
+    _, config, output = quick_run("deep_chain")
+    sweep = output["series"]["sweep"]
     depths = sweep["depths"]
+    assert 1.0 in config.scales and depths[-1] == config.max_depth >= SWEEP_DEPTH
+    ones = sweep["sets"].index("1")
     r = sweep["rules"]["tied"]
     expected = (1 - (1 - 0.1 / depths) ** depths) / 0.1  # actual / predicted decrease
-    np.testing.assert_allclose(r["ratio_sign"][0], 1)
-    np.testing.assert_allclose(10.0 ** r["ratio_log10"][0], expected, rtol=1e-13)
+    np.testing.assert_allclose(r["ratio_sign"][ones], 1)
+    np.testing.assert_allclose(10.0 ** r["ratio_log10"][ones], expected, rtol=1e-13)
     # ½ε²gᵀHg by HVP: C(l, 2)·(0.1/l)² for ŷ = 1
-    np.testing.assert_allclose(r["second_order_hvp"][0],
+    np.testing.assert_allclose(r["second_order_hvp"][ones],
                                [math.comb(int(l), 2) * (0.1 / l) ** 2 for l in depths],
                                rtol=1e-12)
 
 
-def test_book_experiment_orders_sum_to_the_actual_change():
-    config = DEEP.Config(scales=(1.0, 0.5), mixed=(0.5, 2.0), book_depth=6, max_depth=6)
-    book = DEEP.book_experiment(config)
+@pytest.mark.xdist_group("deep_chain")
+def test_book_experiment_orders_sum_to_the_actual_change(quick_run):
+    # the quick run's book experiment (depth 5, every weight set): read, not computed again
+    _, config, output = quick_run("deep_chain")
+    book, depth = output["series"]["book"], config.book_depth
+    assert book["depth"] == depth >= 3 and {"1", "0.5"} <= set(book["weights"])
     ones = book["rules"]["tied"]["1"]
-    np.testing.assert_allclose(-ones["actual_change"], 1 - (1 - 0.1 / 6) ** 6, rtol=1e-13)
+    np.testing.assert_allclose(-ones["actual_change"], 1 - (1 - 0.1 / depth) ** depth,
+                               rtol=1e-13)
     np.testing.assert_allclose(ones["predicted_change"], -0.1, rtol=1e-14)
     for rule in DEEP.RULES:
         for name, row in book["rules"][rule].items():
@@ -114,8 +122,8 @@ def test_book_experiment_orders_sum_to_the_actual_change():
                                        rtol=1e-12)
             # uniform weights: the book's term is one of C(l, 2) equal pairs
             if name in ("1", "0.5"):
-                np.testing.assert_allclose(row["book_term_fraction_of_second"], 1 / 15,
-                                           rtol=1e-12)
+                np.testing.assert_allclose(row["book_term_fraction_of_second"],
+                                           1 / math.comb(depth, 2), rtol=1e-12)
 
 
 # --- deep_chain: batch normalisation and the cost ------------------------------------------
@@ -141,24 +149,28 @@ def test_batch_norm_chain_is_the_closed_form_w_top_times_gamma_xhat_plus_beta():
                                                     + float(beta[-1])), rtol=1e-12, atol=1e-12)
 
 
-def test_batch_norm_share_is_degree_two_and_flat_in_depth_while_plain_explodes():
-    config = DEEP.Config(max_depth=SWEEP_DEPTH, batch_size=16, scales=(0.5, 1.5),
-                         mixed=(0.5, 2.0))
-    bn = DEEP.batch_norm(config)
-    sweep = DEEP.depth_sweep(config)
+@pytest.mark.xdist_group("deep_chain")
+def test_batch_norm_share_is_degree_two_and_flat_in_depth_while_plain_explodes(quick_run):
+    # the quick run's batch-norm and plain sweeps (depths 2..12, batch 16, every uniform
+    # weight set and the mixed pattern): read, not computed again
+    _, config, output = quick_run("deep_chain")
+    bn, sweep = output["series"]["batch_norm"], output["series"]["sweep"]
+    assert config.max_depth == SWEEP_DEPTH and config.batch_size == 16
+    assert bn["sets"] == sweep["sets"] and {"0.5", "1.5"} <= set(bn["sets"])
+    uniform_rows = [i for i, name in enumerate(bn["sets"]) if not name.startswith("mixed")]
     for rule in DEEP.RULES:
         net, second = bn["rules"][rule]["net"], bn["rules"][rule]["second_share"]
         np.testing.assert_allclose(net, -second, atol=1e-10)  # nothing beyond order 2
         assert np.max(np.abs(net)) < 0.1  # one bounded second-order term
-        uniform = net[:2]  # the uniform weight sets: the same share at every depth
+        uniform = net[uniform_rows]  # the uniform weight sets: the same share at every depth
         np.testing.assert_allclose(uniform, uniform[:, :1] * np.ones_like(uniform),
                                    rtol=1e-6)
     assert np.max(bn["lower_gradient_share"]) < 1e-7
     # without normalisation the higher orders of the tied rule explode for w = 0.5 ...
-    plain = sweep["rules"]["tied"]["net_log10"][0]
+    plain = sweep["rules"]["tied"]["net_log10"][sweep["sets"].index("0.5")]
     assert plain[-1] > 10 and np.all(np.diff(plain[3:]) > 0)
     # ... and those of the fixed rule for w = 1.5, by depth 12
-    assert sweep["rules"]["fixed"]["H_log10"][1, -1] > 0
+    assert sweep["rules"]["fixed"]["H_log10"][sweep["sets"].index("1.5"), -1] > 0
 
 
 def test_cost_gradient_closed_forms():
