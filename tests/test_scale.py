@@ -139,9 +139,10 @@ def test_killed_sweep_resumes_to_the_same_result(tmp_path):
     # Resume in a fresh process, then compare with an uninterrupted run.
     subprocess.run([sys.executable, str(script), str(folder), str(tmp_path / "a.npy")],
                    check=True)
-    subprocess.run([sys.executable, str(script), str(tmp_path / "fresh"),
-                    str(tmp_path / "b.npy")], check=True)
-    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+    # the uninterrupted reference needs no fresh process: the same sweep, run here
+    fresh = train.sweep(bowl, X0, "sgd", {"learning_rate": np.linspace(0.01, 0.19, 24)},
+                        100_000, record="summary", chunk_size=2, checkpoint=tmp_path / "fresh")
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), fresh.best_loss)
 
 
 SHARDED = textwrap.dedent("""
@@ -238,30 +239,33 @@ import resource, sys
 import jax, jax.numpy as jnp, numpy as np
 jax.config.update("jax_enable_x64", True)
 from gdlab import train
-runs = int(sys.argv[1])
 n = 125_000  # 1 MB of float64 params per run: 1,000 runs would keep 1 GB of final params
-sw = train.sweep(lambda w: 0.5 * jnp.sum(w * w), jnp.ones(n), "sgd",
-                 {"learning_rate": np.linspace(0.1, 0.5, runs)}, 2, record="summary",
-                 chunk_size=20)
-assert sw.final_params is None and sw.loss.shape[0] == runs
-try:  # this process's own peak: ru_maxrss keeps the forking parent's RSS across exec
-    with open("/proc/self/status") as f:
-        print(next(int(l.split()[1]) for l in f if l.startswith("VmHWM")) // 1024)
-except OSError:
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+loss = lambda w: 0.5 * jnp.sum(w * w)
+for runs in map(int, sys.argv[1:]):  # one program (chunks of 20) for every grid size
+    sw = train.sweep(loss, jnp.ones(n), "sgd", {"learning_rate": np.linspace(0.1, 0.5, runs)},
+                     2, record="summary", chunk_size=20)
+    assert sw.final_params is None and sw.loss.shape[0] == runs
+    del sw
+    try:  # this process's own peak so far: ru_maxrss keeps the forking parent's RSS
+        with open("/proc/self/status") as f:
+            print(next(int(l.split()[1]) for l in f if l.startswith("VmHWM")) // 1024)
+    except OSError:
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
 
 
-def _peak_mib(runs: int) -> int:
-    out = subprocess.run([sys.executable, "-c", BOUNDED, str(runs)], capture_output=True,
+def _peaks_mib(*runs: int) -> list[int]:
+    """The process's peak RSS after each sweep of ``runs`` (run in this order, in one fresh
+    process: the peak never falls, so a later sweep that kept more would raise it)."""
+    out = subprocess.run([sys.executable, "-c", BOUNDED, *map(str, runs)], capture_output=True,
                          text=True, check=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
-    return int(out.stdout.strip().splitlines()[-1])
+    return [int(line) for line in out.stdout.strip().splitlines()[-len(runs):]]
 
 
 def test_summary_sweeps_keep_memory_flat_in_the_grid_size():
     """Runs of 1 MB params in chunks of 20: only summaries leave each chunk, so 1,000 runs
     peak where 100 do (~0.34 GiB). Kept final params would add 1 MB per run (0.9 GB here,
     past both bounds; with 2 MB runs the peak was 4 GiB before the fix)."""
-    small, large = _peak_mib(100), _peak_mib(1000)
+    small, large = _peaks_mib(100, 1000)
     message = f"peak RSS {small} MiB at 100 runs, {large} MiB at 1,000"
     assert large - small < 400 and large < 1024, message
