@@ -150,9 +150,14 @@ def test_sgd_update_is_exactly_minus_the_gradient_direction():
     p = problems.get("rosenbrock")
     traj = train.run(p.loss, p.x0, optimizers.make("sgd", learning_rate=1e-3), 50,
                      record_params=True)
-    xs = jnp.asarray(traj.params)
-    updates, grads = xs[1:] - xs[:-1], jax.vmap(jax.grad(p.loss))(xs[:-1])
-    cos = jax.vmap(gradients.cosine)(updates, -grads)
+
+
+    @jax.jit  # one program, not an eager compilation per primitive
+    def cosines(xs):
+        updates, grads = xs[1:] - xs[:-1], jax.vmap(jax.grad(p.loss))(xs[:-1])
+        return jax.vmap(gradients.cosine)(updates, -grads)
+
+    cos = cosines(jnp.asarray(traj.params))
     np.testing.assert_allclose(cos, 1.0, atol=1e-12)
 
 
@@ -161,18 +166,19 @@ def test_adam_reruns_ignore_the_loss_scale_sgd_reruns_diverge():
     ×1000, up to eps/|g|); SGD's steps grow with the loss: η·λ_max = 0.5 converges on f,
     1000·0.5 > 2 diverges on 1000·f."""
 
-    def scaled(d, data, *, start):
-        return 1000.0 * BENCH.loss(d, data, start=start)
+    def scaled(d, data, *, start):  # the scale is data (a jit argument): f and 1000·f
+        return data["scale"] * BENCH.loss(d, data, start=start)  # share each program
 
-    big = dataclasses.replace(BENCH, loss=scaled)
+    base, big = (dataclasses.replace(BENCH, loss=scaled, data={**BENCH.data, "scale": c})
+                 for c in (1.0, 1000.0))  # 1.0·f is f exactly
     hp = {"learning_rate": 0.05}
-    adam = [compare.rerun(b, compare.spec("adam"), hp, 30, [1, 2]) for b in (BENCH, big)]
+    adam = [compare.rerun(b, compare.spec("adam"), hp, 30, [1, 2]) for b in (base, big)]
     np.testing.assert_allclose(adam[1].gap / 1000, adam[0].gap, rtol=1e-6)
     # normalised GD keeps −g's direction and is just as indifferent to the scale (issue 13)
-    ngd = [compare.rerun(b, compare.spec("normalized_gd"), hp, 30, [1, 2]) for b in (BENCH, big)]
+    ngd = [compare.rerun(b, compare.spec("normalized_gd"), hp, 30, [1, 2]) for b in (base, big)]
     np.testing.assert_allclose(ngd[1].points, ngd[0].points, rtol=1e-9)  # float64 rounding
     np.testing.assert_allclose(ngd[1].gap / 1000, ngd[0].gap, rtol=1e-9)
-    sgd = [compare.rerun(b, compare.spec("sgd"), hp, 30, [1, 2]) for b in (BENCH, big)]
+    sgd = [compare.rerun(b, compare.spec("sgd"), hp, 30, [1, 2]) for b in (base, big)]
     assert np.all(sgd[0].diverged_at < 0) and np.all(sgd[1].diverged_at >= 0)
 
 
@@ -286,11 +292,16 @@ def test_references_schedule_free_at_the_averaged_point_and_lr_free(tmp_path):
     traj = train.run(p.loss, x0, compare._search.builder(s)(learning_rate=1e-3), 5,
                      record_params=True)
     opt = optax.contrib.schedule_free_sgd(1e-3)
-    y, state = x0, opt.init(x0)
-    for k in range(5):
+
+    @jax.jit  # one compiled step of the hand-written loop
+    def by_hand(y, state):
         u, state = opt.update(jax.grad(p.loss)(y), state, y)
         y = optax.apply_updates(y, u)
-        x = optax.contrib.schedule_free_eval_params(state, y)
+        return y, state, optax.contrib.schedule_free_eval_params(state, y)
+
+    y, state = x0, opt.init(x0)
+    for k in range(5):
+        y, state, x = by_hand(y, state)
         np.testing.assert_allclose(traj.params[k + 1], x, rtol=1e-6)
     assert compare.resolve("optax.contrib.prodigy").lr_free
     file = tmp_path / "my_opts.py"
