@@ -182,10 +182,16 @@ def test_reduce_on_plateau_sees_the_loss():
     opt = optax.chain(optax.sgd(0.1), optax.contrib.reduce_on_plateau(patience=2, factor=0.5))
     f = lambda x: 1.0 + x - jax.lax.stop_gradient(x)
     traj = train.run(f, jnp.asarray(0.0), opt, 12, record_params=True)
+
+
+    @jax.jit  # one compiled step of optax's loop
+    def by_hand(x, state):
+        u, state = opt.update(jnp.asarray(1.0), state, x, value=jnp.asarray(1.0))
+        return x + u, state
+
     x, state, expected = jnp.asarray(0.0), opt.init(jnp.asarray(0.0)), [0.0]
     for _ in range(12):
-        u, state = opt.update(jnp.asarray(1.0), state, x, value=jnp.asarray(1.0))
-        x = x + u
+        x, state = by_hand(x, state)
         expected.append(float(x))
     np.testing.assert_allclose(traj.params, expected, rtol=1e-12)
     steps = -np.diff(np.asarray(traj.params))
