@@ -27,6 +27,7 @@ The measured numbers are the claims in results/lr_schedules/result.json (`gdlab 
 
 import functools
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
@@ -140,8 +141,12 @@ def _quad_seeds(config: Config) -> np.ndarray:
 
 
 def _quadratic(config: Config):
-    curvature, noise = config.curvature, config.noise
+    return _quadratic_losses(float(config.curvature), float(config.noise))
 
+
+@functools.cache
+def _quadratic_losses(curvature: float, noise: float):
+    # one pair of functions per quadratic: a rerun (another seed) reuses the compiled sweeps
     def noisy(x, *, key):  # gradient curvature·x + noise·ξ
         return 0.5 * curvature * x**2 + noise * jax.random.normal(key, dtype=x.dtype) * x
 
@@ -191,14 +196,22 @@ def _quad_schedules(config: Config) -> dict:
     }
 
 
+@functools.cache
+def _quad_table(steps: int, fast_decay: int):
+    """(schedules, their table, the sweep's factory), built once per budget: ``train.sweep``
+    knows a factory by identity, so a rerun with another seed reuses the compiled sweep."""
+    shapes = _quad_schedules(SimpleNamespace(quad_steps=steps, quad_fast_decay=fast_decay))
+    table = np.asarray(schedules.tabulate(list(shapes.values()), steps))
+    return shapes, table, schedules.table_factory("sgd", table, steps)
+
+
 def quadratic_schedules(config: Config) -> dict:
     """Every schedule at the same peak on the noisy quadratic; measured vs exact E[f_t]."""
     noisy, exact = _quadratic(config)
-    shapes = _quad_schedules(config)
     T = config.quad_steps
-    table = np.asarray(schedules.tabulate(list(shapes.values()), T))
+    shapes, table, factory = _quad_table(T, config.quad_fast_decay)
     sw = gdlab.train.sweep(
-        noisy, jnp.asarray(config.x0, jnp.float64), schedules.table_factory("sgd", table, T),
+        noisy, jnp.asarray(config.x0, jnp.float64), factory,
         {"schedule": np.arange(len(shapes)), "learning_rate": [config.quad_peak]},
         T, seeds=_quad_seeds(config), stochastic=True, eval_fn=exact,
     )
@@ -247,20 +260,26 @@ def warmup_threshold(curvature: float, x0: float) -> float:
     return 2 / (curvature + x0**2)
 
 
-def quartic_warmup(config: Config) -> dict:
-    """Constant vs linear warmup on ½λx² + ¼x⁴: which peaks converge, against theory."""
-    lam = config.curvature
+@functools.cache
+def _quartic(lam: float, warmup: int, steps: int):
+    """(loss ½λx² + ¼x⁴, factory of constant vs linear warmup), built once per setting."""
 
     def loss(x):
         return 0.5 * lam * x**2 + 0.25 * x**4
 
     shapes = [schedules.make("constant", value=1.0),
               schedules.make("warmup_constant", init_value=0.0, peak_value=1.0,
-                             warmup_steps=config.warm_warmup)]
+                             warmup_steps=warmup)]
+    return loss, schedules.table_factory("sgd", shapes, steps)
+
+
+def quartic_warmup(config: Config) -> dict:
+    """Constant vs linear warmup on ½λx² + ¼x⁴: which peaks converge, against theory."""
+    lam = config.curvature
+    loss, factory = _quartic(float(lam), config.warm_warmup, config.warm_steps)
     peaks = np.geomspace(0.05, 2.5, config.warm_rate_count) / lam
     sw = gdlab.train.sweep(
-        loss, jnp.asarray(config.warm_x0, jnp.float64),
-        schedules.table_factory("sgd", shapes, config.warm_steps),
+        loss, jnp.asarray(config.warm_x0, jnp.float64), factory,
         {"schedule": [0, 1], "learning_rate": peaks}, config.warm_steps,
     )
     target = 1e-8 * float(loss(config.warm_x0))

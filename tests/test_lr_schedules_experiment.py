@@ -126,9 +126,12 @@ def test_quick_claims_hold(quick_run):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("lr_schedules")
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_other_seeds_keep_the_claims(seed):
-    loaded = experiment.load("lr_schedules")
+def test_other_seeds_keep_the_claims(seed, quick_run):
+    # the quick run's module: its sweeps are cached per configuration, so another seed
+    # reuses their compiled programs (a freshly loaded module would compile them again)
+    loaded = quick_run("lr_schedules")[0]
     config = dataclasses.replace(loaded.default_config(quick=True), seed=seed)
     with jax.numpy_rank_promotion("allow"):
         output = loaded.module.run(config)
