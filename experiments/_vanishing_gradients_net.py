@@ -52,6 +52,15 @@ def weight(z, rule: str, scale: float = 1.0):
     return scale * std[rule] * z
 
 
+def _after(x, done):
+    """``x`` unchanged (x + 0·Σdone, exactly x for finite values), but computed only once
+    ``done`` is: one batched QR after the other. jaxlib's LAPACK QR (geqrf/orgqr) holds a
+    thread of XLA's intra-op pool while the pool works through its batch, so two QRs at
+    once on a 2-thread pool (a 2-core CPU) wait for each other forever: seen as a hang of
+    `make run`. (``lax.optimization_barrier`` does not help: XLA:CPU removes it.)"""
+    return x + jnp.zeros((), x.dtype) * jnp.sum(done)
+
+
 def init(key, *, width: int, max_depth: int, rule: str, scale: float = 1.0, dtype=jnp.float32):
     """Parameters {"first", "hidden", "last"} of a depth-``max_depth`` network (biases 0).
 
@@ -61,13 +70,18 @@ def init(key, *, width: int, max_depth: int, rule: str, scale: float = 1.0, dtyp
     sizes = np.cumsum([IN * width, width * OUT])
     z = jax.random.normal(key, (int(sizes[-1]) + (max_depth - 2) * width * width,), dtype)
     hidden = z[sizes[-1]:].reshape(max_depth - 2, width, width)
+    first = weight(z[: sizes[0]].reshape(IN, width), rule, scale)
+    last = z[sizes[0]: sizes[1]].reshape(width, OUT)
+    if rule == "orthogonal":
+        last = _after(last, first)
+    last = weight(last, rule, scale)
+    if rule == "orthogonal" and max_depth > 2:
+        hidden = _after(hidden, last)
     hidden = (jax.vmap(lambda a: weight(a, rule, scale))(hidden) if max_depth > 2
               else hidden)
-    return {"first": {"w": weight(z[: sizes[0]].reshape(IN, width), rule, scale),
-                      "b": jnp.zeros(width, dtype)},
+    return {"first": {"w": first, "b": jnp.zeros(width, dtype)},
             "hidden": {"w": hidden, "b": jnp.zeros((max_depth - 2, width), dtype)},
-            "last": {"w": weight(z[sizes[0]: sizes[1]].reshape(width, OUT), rule, scale),
-                     "b": jnp.zeros(OUT, dtype)}}
+            "last": {"w": last, "b": jnp.zeros(OUT, dtype)}}
 
 
 @functools.cache  # one object per init: train.sweep caches its compiled program by identity
