@@ -6,12 +6,12 @@ eigenvalue, trace and density estimators), and closed forms (Hutchinson's varian
 Everything runs in float64 (conftest) unless a test passes float32 on purpose.
 """
 
-import contextlib
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _xla import quick_compiles
 from jax.flatten_util import ravel_pytree
 
 from gdlab import curvature
@@ -222,22 +222,9 @@ def test_sharpness_of_a_tanh_mlp_equals_dense_eigvalsh():
     np.testing.assert_allclose(got, expected, rtol=1e-9)
 
 
-@contextlib.contextmanager
-def _quick_compiles():
-    """XLA with most optimisations off inside the block: compiles in about half the time,
-    runs the same arithmetic (results agree to ~1e-14). For tests whose check does not
-    depend on how well XLA optimised (here: bound and passed data agree, nothing
-    recompiles), both sides compiled alike. A program it compiled stays in jit's cache
-    (not in the persistent cache: the optimisation level is part of its key)."""
-    before = jax.config.read("jax_disable_most_optimizations")
-    jax.config.update("jax_disable_most_optimizations", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_disable_most_optimizations", before)
-
-
-@_quick_compiles()  # 15 programs (3 per estimator), each run once
+# 15 programs (3 per estimator), each run once; the check (bound and passed data agree,
+# nothing recompiles) does not depend on how well XLA optimised, both sides compiled alike
+@quick_compiles()
 def test_data_is_an_argument_new_data_reuses_the_compilation(xla_compilations):
     # every estimator with data=: the same numbers as with the data bound by hand, and a
     # second data set of the same shapes compiles nothing new (closed-over data would)

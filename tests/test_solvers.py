@@ -2,7 +2,6 @@
 estimate, optimal GD / heavy-ball rates; every optimizer on problems with known minima;
 evaluation counts against an independent call counter; no recompilation."""
 
-import contextlib
 import math
 
 import jax
@@ -10,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from _xla import quick_compiles
 
 from gdlab import optimizers, problems, solvers, train
 
@@ -249,21 +249,9 @@ def test_solvers_dtypes_follow_float32_inputs():
         assert jax.eval_shape(step, x).dtype == jnp.float32, name
 
 
-@contextlib.contextmanager
-def _quick_compiles():
-    """XLA with most optimisations off inside the block: compiles in about half the time
-    and runs the same arithmetic (the final losses below agree to ~1e-14 with and without
-    it, far inside the factor-of-10 comparisons). A program it compiled stays in jit's
-    cache (not in the persistent cache: the optimisation level is part of its key)."""
-    before = jax.config.read("jax_disable_most_optimizations")
-    jax.config.update("jax_disable_most_optimizations", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_disable_most_optimizations", before)
-
-
-@_quick_compiles()  # four sweeps, each its own program run once: compiling is the cost
+# four sweeps, each its own program run once: compiling is the cost; the final losses
+# agree to ~1e-14 with and without it, far inside the factor-of-10 comparisons
+@quick_compiles()
 def test_hand_written_ga_and_es_match_evosax_at_equal_budgets():
     """Same problem, population, width and generations: the hand-written GA and ES end
     within a factor of 10 of evosax's SimpleGA and OpenES (median over 6 seeds), and all
