@@ -104,14 +104,13 @@ def _problem(hidden: int, batch_size: int):
 
 
 @functools.cache
-def _setup(config, optimizer: str):
-    """(names, table, factory) of one optimizer's sweep, built once per configuration
-    (``mnist`` passes it with the seed set to 0): ``train.sweep`` knows a factory by
-    identity, so a rerun with another seed reuses the compiled sweep."""
+def _factory(config, optimizer: str):
+    """One optimizer's sweep factory, built once per configuration (``mnist`` passes it
+    with the seed set to 0): ``train.sweep`` knows a factory by identity, so a rerun with
+    another seed reuses the compiled sweep."""
     shapes = mnist_shapes(config)
-    names = list(shapes)
     table = np.asarray(schedules.tabulate(list(shapes.values()), config.steps))
-    return names, table, _mnist_factory(config, optimizer, names, table)
+    return _mnist_factory(config, optimizer, list(shapes), table)
 
 
 def _smooth(loss: np.ndarray, window: int) -> np.ndarray:
@@ -128,7 +127,7 @@ def mnist(config) -> dict:
     names = list(mnist_shapes(config))
     out = {"schedules": names}
     for opt in config.optimizers:
-        factory = _setup(seedless, opt)[2]
+        factory = _factory(seedless, opt)
         peaks = np.asarray(config.sgd_peaks if opt == "sgd" else config.adam_peaks)
         # The plateau's scale is read from the run itself: the effective_lr instrument
         # records the scale reduce_on_plateau holds in the optimizer state at every step.

@@ -27,7 +27,6 @@ The measured numbers are the claims in results/lr_schedules/result.json (`gdlab 
 
 import functools
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
@@ -178,17 +177,17 @@ def noise_floor(config: Config) -> dict:
     }
 
 
-def _quad_schedules(config: Config) -> dict:
-    """The schedules run on the quadratic, each with peak 1 (scaled by quad_peak)."""
-    T = config.quad_steps
+def _quad_schedules(T: int, fast_decay: int) -> dict:
+    """The schedules run on the quadratic over T steps, each with peak 1 (scaled by
+    quad_peak)."""
     return {
         "constant": schedules.make("constant", value=1.0),
         "step_decay (×0.1 every T/3)": schedules.make(
             "step_decay", init_value=1.0, step_size=max(T // 3, 1), decay_rate=0.1),
         "exponential (×1e-3 over T)": schedules.make(
             "exponential", init_value=1.0, transition_steps=T, decay_rate=1e-3),
-        f"exponential, too fast (×1e-3 per {config.quad_fast_decay})": schedules.make(
-            "exponential", init_value=1.0, transition_steps=config.quad_fast_decay,
+        f"exponential, too fast (×1e-3 per {fast_decay})": schedules.make(
+            "exponential", init_value=1.0, transition_steps=fast_decay,
             decay_rate=1e-3),
         "inverse_time (1/(1 + t/10))": schedules.make(
             "inverse_time", init_value=1.0, timescale=10.0),
@@ -200,7 +199,7 @@ def _quad_schedules(config: Config) -> dict:
 def _quad_table(steps: int, fast_decay: int):
     """(schedules, their table, the sweep's factory), built once per budget: ``train.sweep``
     knows a factory by identity, so a rerun with another seed reuses the compiled sweep."""
-    shapes = _quad_schedules(SimpleNamespace(quad_steps=steps, quad_fast_decay=fast_decay))
+    shapes = _quad_schedules(steps, fast_decay)
     table = np.asarray(schedules.tabulate(list(shapes.values()), steps))
     return shapes, table, schedules.table_factory("sgd", table, steps)
 
