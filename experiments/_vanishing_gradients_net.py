@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gdlab import gradients, losses, models
+from gdlab import gradients, linalg, losses, models
 
 IN, OUT = 40, 10
 # init name -> (models.init_weight rule, gain); "normal_*" use std = gain/√width
@@ -45,20 +45,11 @@ def weight(z, rule: str, scale: float = 1.0):
     n_in, n_out = z.shape
     if rule == "orthogonal":
         a = z if n_in >= n_out else z.T
-        q, r = jnp.linalg.qr(a)
+        q, r = linalg.qr(a)  # not jnp.linalg.qr: see gdlab.linalg (a hang)
         q = q * jnp.sign(jnp.diag(r))[None]
         return scale * (q if n_in >= n_out else q.T)
     std = {"normal": 1.0, "xavier": math.sqrt(2 / (n_in + n_out)), "he": math.sqrt(2 / n_in)}
     return scale * std[rule] * z
-
-
-def _after(x, done):
-    """``x`` unchanged (x + 0·Σdone, exactly x for finite values), but computed only once
-    ``done`` is: one batched QR after the other. jaxlib's LAPACK QR (geqrf/orgqr) holds a
-    thread of XLA's intra-op pool while the pool works through its batch, so two QRs at
-    once on a 2-thread pool (a 2-core CPU) wait for each other forever: seen as a hang of
-    `make run`. (``lax.optimization_barrier`` does not help: XLA:CPU removes it.)"""
-    return x + jnp.zeros((), x.dtype) * jnp.sum(done)
 
 
 def init(key, *, width: int, max_depth: int, rule: str, scale: float = 1.0, dtype=jnp.float32):
@@ -72,11 +63,7 @@ def init(key, *, width: int, max_depth: int, rule: str, scale: float = 1.0, dtyp
     hidden = z[sizes[-1]:].reshape(max_depth - 2, width, width)
     first = weight(z[: sizes[0]].reshape(IN, width), rule, scale)
     last = z[sizes[0]: sizes[1]].reshape(width, OUT)
-    if rule == "orthogonal":
-        last = _after(last, first)
     last = weight(last, rule, scale)
-    if rule == "orthogonal" and max_depth > 2:
-        hidden = _after(hidden, last)
     hidden = (jax.vmap(lambda a: weight(a, rule, scale))(hidden) if max_depth > 2
               else hidden)
     return {"first": {"w": first, "b": jnp.zeros(width, dtype)},

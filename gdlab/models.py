@@ -29,6 +29,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from gdlab import linalg
+
 Params = Any  # a pytree of arrays
 
 
@@ -177,7 +179,7 @@ def init_weight(
     """
     dtype = _float_dtype(dtype)
     if init == "orthogonal":
-        return jax.nn.initializers.orthogonal(scale=scale)(key, (fan_in, fan_out), dtype)
+        return linalg.orthogonal(key, (fan_in, fan_out), scale, dtype)
     stds = {
         "normal": 1.0,
         "xavier": (2.0 / (fan_in + fan_out)) ** 0.5,

@@ -48,6 +48,7 @@ import optax
 from jax.experimental import jet
 from jax.flatten_util import ravel_pytree
 
+from gdlab import linalg
 from gdlab.curvature import hvp
 from gdlab.curvature._operators import bind, dense_hessian
 
@@ -234,7 +235,7 @@ def newton_step(f, x, *, data=None):
     f = bind(f, data)
     x = _as_arrays(x)
     flat_g, unravel = ravel_pytree(jax.grad(f)(x))
-    lam, q = jnp.linalg.eigh(dense_hessian(f, x))
+    lam, q = linalg.eigh(dense_hessian(f, x))
     tol = lam.shape[0] * jnp.finfo(lam.dtype).eps * jnp.max(jnp.abs(lam))
     singular = jnp.min(jnp.abs(lam)) <= tol
     step = -q @ ((q.T @ flat_g) / jnp.where(singular, 1, lam))

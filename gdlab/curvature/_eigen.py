@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
+from gdlab import linalg
 from gdlab.curvature._lanczos import ritz
 from gdlab.curvature._operators import bind, dense_hessian, flat_operator
 
@@ -67,7 +68,7 @@ def default_num_iters(num_iters, n, k, *, at_least=40):
 def dense_eigh(f, x):
     """Eigenvalues (ascending) and eigenvectors (columns) of the symmetrised dense Hessian."""
     h = dense_hessian(f, x, batch_size=_DENSE_BATCH)
-    return jnp.linalg.eigh((h + h.T) / 2)
+    return linalg.eigh((h + h.T) / 2)
 
 
 def start_vector(key, n, dtype):

@@ -12,6 +12,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from gdlab import linalg
+
 
 def _orthogonalize(w, basis):
     """w minus its projection on the rows of ``basis``, Gram–Schmidt twice (CGS2)."""
@@ -73,5 +75,5 @@ def ritz(matvec, v0, num_iters):
     """
     alpha, beta, basis = tridiagonalize(matvec, v0, num_iters)
     t = jnp.diag(alpha) + jnp.diag(beta, 1) + jnp.diag(beta, -1)
-    theta, s = jnp.linalg.eigh(t)
+    theta, s = linalg.eigh(t)
     return theta, s, basis

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
+from gdlab import linalg
 from gdlab.solvers._counting import EvaluationCost, _needs
 
 
@@ -30,10 +31,10 @@ def scale_by_newton(
         g = ravel_pytree(updates)[0]
         h = jax.hessian(lambda x: value_fn(unravel(x)))(flat)
         if saddle_free:
-            lam, q = jnp.linalg.eigh(h)
+            lam, q = linalg.eigh(h)
             step = q @ ((q.T @ g) / (jnp.abs(lam) + damping))
         else:
-            step = jnp.linalg.solve(h + damping * jnp.eye(flat.size, dtype=h.dtype), g)
+            step = linalg.solve(h + damping * jnp.eye(flat.size, dtype=h.dtype), g)
         return unravel(step.astype(flat.dtype)), state
 
     return optax.GradientTransformationExtraArgs(init, update)
