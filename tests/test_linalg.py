@@ -32,16 +32,27 @@ def test_batched_decompositions_equal_jnp_linalg_bit_for_bit_and_numpy_closely()
     np.testing.assert_allclose(x, np.linalg.solve(a, b[..., None])[..., 0], rtol=1e-3, atol=1e-4)
 
 
-@pytest.mark.parametrize("shape", [(40, 16), (16, 10), (12, 12)])
-def test_orthogonal_is_jaxs_initializer_and_orthonormal_on_the_smaller_side(shape):
-    keys = jax.random.split(jax.random.key(3), 4)
-    w = jax.jit(jax.vmap(lambda k: linalg.orthogonal(k, shape, 0.5)))(keys)
-    ref = jax.vmap(lambda k: jax.nn.initializers.orthogonal(0.5)(k, shape, jnp.float32))(keys)
-    assert np.array_equal(w, ref)
-    w = np.asarray(w, np.float64)
-    gram = np.swapaxes(w, 1, 2) @ w if shape[0] >= shape[1] else w @ np.swapaxes(w, 1, 2)
-    np.testing.assert_allclose(gram, np.broadcast_to(0.25 * np.eye(min(shape)), gram.shape),
-                               atol=1e-6)
+SHAPES = ((40, 16), (10, 16))  # tall and wide
+
+
+@jax.jit
+def _orthogonal_both_ways(keys):
+    """gdlab.linalg.orthogonal and jax's initializer, vmapped, for every shape (one
+    program: an eager vmap would compile each primitive on its own)."""
+    ours = [jax.vmap(lambda k, s=s: linalg.orthogonal(k, s, 0.5))(keys) for s in SHAPES]
+    jaxs = [jax.vmap(lambda k, s=s: jax.nn.initializers.orthogonal(0.5)(k, s, jnp.float32))(keys)
+            for s in SHAPES]
+    return ours, jaxs
+
+
+def test_orthogonal_is_jaxs_initializer_and_orthonormal_on_the_smaller_side():
+    ours, jaxs = _orthogonal_both_ways(jax.random.split(jax.random.key(3), 4))
+    for shape, w, ref in zip(SHAPES, ours, jaxs, strict=True):
+        assert np.array_equal(w, ref), shape
+        w = np.asarray(w, np.float64)
+        gram = np.swapaxes(w, 1, 2) @ w if shape[0] >= shape[1] else w @ np.swapaxes(w, 1, 2)
+        np.testing.assert_allclose(gram, np.broadcast_to(0.25 * np.eye(min(shape)), gram.shape),
+                                   atol=1e-6)
 
 
 def test_a_vmapped_deep_orthogonal_init_finishes():
