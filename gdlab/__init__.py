@@ -25,6 +25,7 @@ _MODULES = (
     "gradients",
     "taylor",
     "curvature",
+    "linalg",
     "results",
     "plotting",
     "experiment",
