@@ -192,14 +192,19 @@ def _folder(name: str, quick: bool, out) -> Path:
 
 
 def _last_seconds(name: str, quick: bool, out) -> float:
-    """How long the stored result of ``name`` took (0 if none): the longest start first."""
+    """How long the stored result of ``name`` took, to start the longest first: from the
+    ``--out`` folder, else from the default results folder (a new ``--out`` knows no times,
+    and alphabetical order would start the longest experiment last); 0 if neither has one."""
     from gdlab import results
 
-    try:
-        meta = results.load(_folder(name, quick, out)).get("meta", {})
-        return float(meta.get("seconds") or 0)
-    except (OSError, ValueError, AttributeError, TypeError):
-        return 0.0
+    for folder in (_folder(name, quick, out), _folder(name, quick, None)):
+        try:
+            seconds = float(results.load(folder).get("meta", {}).get("seconds") or 0)
+        except (OSError, ValueError, AttributeError, TypeError):
+            continue
+        if seconds > 0:
+            return seconds
+    return 0.0
 
 
 def _run_child(name: str, quick: bool, out) -> tuple[int, str]:

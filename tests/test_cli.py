@@ -170,3 +170,17 @@ def test_format_metrics_never_prints_nan():
     lines = dict(line.split(None, 1) for line in text.splitlines())
     assert lines["b"] == lines["e"] == lines["f"] == "n/a (non-finite)"
     assert lines["g"] == "inf"  # +inf means "never" (a diverged run): it stays visible
+
+
+def test_run_all_into_a_new_folder_still_starts_the_longest_experiment_first(tmp_path):
+    """A new ``--out`` has no stored times: the committed results' times order the runs."""
+    def stored(name):
+        path = Path(experiment.results_dir()) / name / "result.json"
+        return json.loads(path.read_text())["meta"]["seconds"]
+
+    longest = "vanishing_gradients"
+    assert cli._last_seconds(longest, False, tmp_path) == stored(longest)
+    assert stored(longest) > stored("update_rules") > 0
+    (tmp_path / "update_rules").mkdir()
+    results.write_json(tmp_path / "update_rules" / "result.json", {"meta": {"seconds": 1234.5}})
+    assert cli._last_seconds("update_rules", False, tmp_path) == 1234.5  # its own time wins
