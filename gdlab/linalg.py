@@ -14,7 +14,10 @@ So the functions here are the ``jnp.linalg`` ones with ``vmap`` rewritten by
 ``jax.custom_batching.sequential_vmap``: a batch becomes a loop of single-matrix calls.
 Each matrix goes through the same LAPACK routine, so the results are bit-identical to
 the batched call; what is lost is the batch's spread over threads (gdlab's matrices are
-small, and a sweep on several devices spreads its lanes instead).
+small, and a sweep on several devices spreads its lanes instead). A ``sequential_vmap``
+cannot be transposed, so ``eigh`` carries its own derivative rule and ``solve`` goes
+through ``lax.custom_linear_solve``: both differentiate, forward and reverse, as the
+``jnp.linalg`` ones do (``qr``, used to draw initial weights, does not).
 
 >>> import jax, jax.numpy as jnp
 >>> a = jnp.array([[[2.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 0.0]]])
@@ -34,27 +37,47 @@ batching f's operations: the wrapper for any function around a LAPACK call."""
 
 @one_at_a_time
 def qr(a):
-    """(Q, R) = ``jnp.linalg.qr(a)`` (reduced), one matrix at a time under ``vmap``."""
+    """(Q, R) = ``jnp.linalg.qr(a)`` (reduced), one matrix at a time under ``vmap``.
+    Not differentiable (gdlab draws initial weights with it)."""
     q, r = jnp.linalg.qr(a)
     return q, r
 
 
-@one_at_a_time
+_eigh = one_at_a_time(lambda a: tuple(jnp.linalg.eigh(a)))
+_solve = one_at_a_time(jnp.linalg.solve)
+
+
+@jax.custom_jvp
 def eigh(a):
-    """(eigenvalues ascending, eigenvectors as columns) = ``jnp.linalg.eigh(a)``, one
-    matrix at a time under ``vmap``."""
-    w, v = jnp.linalg.eigh(a)
-    return w, v
+    """(eigenvalues ascending, eigenvectors as columns) = ``jnp.linalg.eigh(a)`` (of
+    (a + aᵀ)/2), one matrix at a time under ``vmap``; differentiable like it."""
+    return _eigh(a)
 
 
-@one_at_a_time
+@eigh.defjvp
+def _eigh_jvp(primals, tangents):
+    """jax's rule for distinct eigenvalues: with A = V diag(w) Vᵀ and S = Vᵀ dA V,
+    dw = diag(S), dV = V (F ∘ S), F_ij = 1/(w_j − w_i) off the diagonal (0 on it).
+    Plain matrix products, so ``grad`` can transpose it (a ``sequential_vmap`` cannot)."""
+    (a,), (da,) = primals, tangents
+    w, v = eigh(a)
+    da = (da + da.T) / 2  # jnp.linalg.eigh symmetrises its input
+    eye = jnp.eye(a.shape[-1], dtype=a.dtype)
+    f = 1 / (eye + w[None, :] - w[:, None]) - eye
+    s = jnp.matmul(v.T, jnp.matmul(da, v, precision="highest"), precision="highest")
+    return (w, v), (jnp.diag(s), jnp.matmul(v, f * s, precision="highest"))
+
+
 def solve(a, b):
-    """x with a·x = b (``jnp.linalg.solve``), one system at a time under ``vmap``.
+    """x with a·x = b (``jnp.linalg.solve``), one system at a time under ``vmap``;
+    differentiable in a and b (``lax.custom_linear_solve``, as jnp.linalg.solve is).
 
     >>> solve(jnp.array([[2.0, 0.0], [0.0, 4.0]]), jnp.array([2.0, 2.0])).tolist()
     [1.0, 0.5]
     """
-    return jnp.linalg.solve(a, b)
+    return jax.lax.custom_linear_solve(
+        lambda x: jnp.matmul(a, x, precision="highest"), b,
+        solve=lambda _, y: _solve(a, y), transpose_solve=lambda _, y: _solve(a.T, y))
 
 
 def orthogonal(key, shape: tuple[int, int], scale=1.0, dtype=jnp.float32):
