@@ -19,8 +19,8 @@ stability, where a rounding difference (the per-device batch changes which eleme
 fall in vectorised loops) grows until the curves part (largest difference 2.1); the median
 run's curves differ by ~6e-3, the shallow, slow runs' by ~1e-5.
 Measured on the project's 2-core CPU (27 Nov 2026): see the README's "Sweeps that
-outgrow one device". gdlab does not force devices by default (see there: an XLA:CPU
-hang).
+outgrow one device". gdlab does not force devices by default: results would then depend
+on the device count (see the README's Speed section).
 
 Run:  .venv/bin/python benchmarks/forced_devices.py [--repeats 3] [--devices N]
 """
