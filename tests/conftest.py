@@ -12,8 +12,16 @@ it. Tests that use it carry ``xdist_group(name)`` marks, and ``make test`` runs
 import contextlib
 import functools
 import logging
+import os
 
-import jax
+# Tests run each program for milliseconds, so LLVM's heavier optimisations cost more than
+# they save: at level 1 the whole suite from an empty cache took 242 and 255 s against
+# 285 s at the default level (27 Nov 2026, same tree, back to back). Speed is measured
+# in benchmarks/, under the default flags; the persistent cache keys on the flags.
+os.environ["XLA_FLAGS"] = " ".join(
+    filter(None, [os.environ.get("XLA_FLAGS"), "--xla_backend_optimization_level=1"]))
+
+import jax  # noqa: E402  (after XLA_FLAGS: the backend reads them once)
 import pytest
 
 from gdlab import compilation
