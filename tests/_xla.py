@@ -1,8 +1,16 @@
 """XLA settings shared by tests."""
 
 import contextlib
+import os
 
 import jax
+
+
+def flags(*extra: str) -> str:
+    """This process's ``XLA_FLAGS`` followed by ``extra`` (for the test process itself, or a
+    subprocess that must compile as it does: numbers compared bit for bit need the same
+    optimisation level)."""
+    return " ".join(filter(None, [os.environ.get("XLA_FLAGS"), *extra]))
 
 
 @contextlib.contextmanager

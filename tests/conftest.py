@@ -14,19 +14,19 @@ import functools
 import logging
 import os
 
-# Tests run each program for milliseconds, so LLVM's heavier optimisations cost more than
-# they save: at level 1 the whole suite from an empty cache took 242 and 255 s against
-# 285 s at the default level (27 Nov 2026, same tree, back to back). Speed is measured
-# in benchmarks/, under the default flags; the persistent cache keys on the flags.
-if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):  # yours wins
-    os.environ["XLA_FLAGS"] = " ".join(
-        filter(None, [os.environ.get("XLA_FLAGS"), "--xla_backend_optimization_level=1"]))
-
-import jax  # noqa: E402  (after XLA_FLAGS: the backend reads them once)
+import jax
 import pytest
+from _xla import flags as xla_flags
 
 from gdlab import compilation
 
+# Tests run each program for milliseconds, so LLVM's heavier optimisations cost more than
+# they save: at level 1 the whole suite from an empty cache took 242 and 255 s against
+# 285 s at the default level (27 Nov 2026, same tree, back to back). Speed is measured
+# in benchmarks/, under the default flags; the persistent cache keys on the flags. (XLA
+# reads XLA_FLAGS when the backend starts, at the first computation, not at import.)
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):  # yours wins
+    os.environ["XLA_FLAGS"] = xla_flags("--xla_backend_optimization_level=1")
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
 # Compile once per machine, as the CLI does; GDLAB_CACHE_DIR=off (or an empty folder)

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from _xla import flags as xla_flags
 
 from gdlab import train
 
@@ -175,15 +176,8 @@ SHARDED = textwrap.dedent("""
 """)
 
 
-def _forced_devices(n: int) -> str:
-    """XLA_FLAGS for a subprocess with n CPU devices, keeping this process's flags (the
-    optimisation level: programs compared bit for bit must be compiled alike)."""
-    return " ".join(filter(None, [os.environ.get("XLA_FLAGS"),
-                                  f"--xla_force_host_platform_device_count={n}"]))
-
-
 def test_sharded_sweep_agrees_with_one_device():
-    env = {**os.environ, "XLA_FLAGS": _forced_devices(4),
+    env = {**os.environ, "XLA_FLAGS": xla_flags("--xla_force_host_platform_device_count=4"),
            "JAX_PLATFORMS": "cpu"}
     out = subprocess.run([sys.executable, "-c", SHARDED], capture_output=True, text=True,
                          env=env, check=True)
@@ -228,7 +222,7 @@ def test_two_process_simulation_of_a_multi_host_sweep():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         address = f"127.0.0.1:{s.getsockname()[1]}"
-    env = {**os.environ, "XLA_FLAGS": _forced_devices(2),
+    env = {**os.environ, "XLA_FLAGS": xla_flags("--xla_force_host_platform_device_count=2"),
            "JAX_PLATFORMS": "cpu"}
     procs = [subprocess.Popen([sys.executable, "-c", MULTIHOST, str(i), address], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
