@@ -2,9 +2,10 @@
 exploding networks (a scale problem vs a ratio problem) and the remedies.
 
 Every study is a ``train.sweep`` (learning rates × depths × init seeds in one compiled,
-vmapped call; the long sigmoid budget one per depth group) of full-batch training on
-the stacked network of ``_vanishing_gradients_net``; steps to the target are exact
-whatever is recorded.
+vmapped call; the long sigmoid budget one per depth group, side by side) of full-batch
+training on the stacked network of ``_vanishing_gradients_net``; steps to the target are
+exact whatever is recorded. The ``*_jobs`` functions return the independent studies as
+callables, for ``gdlab.experiment.in_threads``.
 """
 
 import warnings
@@ -13,7 +14,7 @@ import _vanishing_gradients_net as net  # noqa: I001
 import numpy as np
 import optax
 
-from gdlab import train
+from gdlab import experiment, train
 
 
 def clipped_sgd(learning_rate, max_norm=1.0) -> optax.GradientTransformation:
@@ -58,16 +59,18 @@ def study(config, data, *, activation, init, depths, learning_rates, num_steps, 
     depths = sorted(int(d) for d in depths)
     lrs = np.asarray(learning_rates, float)
     width = width or config.train_width
-    parts = []
     code = {"architecture": [net.architecture_code(activation, residual, normalize)]}
-    for group in depth_groups(depths, groups):
+
+    def sweep(group):
         init_fn = net.init_fn(init, width=width, max_depth=max(group), gain=gain)
-        parts.append(train.sweep(
+        return train.sweep(
             net.any_loss() if traced else net.loss(activation, residual, normalize, unroll),
             init_fn, optimizer,
             {"learning_rate": lrs, "depth": np.asarray(group, float)} | (code if traced else {}),
             num_steps, seeds=seeds(config), data=data, record=record_every or num_steps,
-            target=config.target_loss, hyperparameters=hyperparameters))
+            target=config.target_loss, hyperparameters=hyperparameters)
+
+    parts = experiment.in_threads([lambda g=g: sweep(g) for g in depth_groups(depths, groups)])
 
     def cat(get):  # the groups' (lrs, depths, seeds, …) arrays side by side
         arrays = [np.asarray(get(sw)) for sw in parts]
@@ -98,44 +101,49 @@ def study(config, data, *, activation, init, depths, learning_rates, num_steps, 
     return out
 
 
-def finish(config, data) -> dict:
+def finish_jobs(config, data) -> dict:
     """"Can we always finish, just slowly?": steps to the target vs depth, for each
-    activation (xavier), one budget sweep each; and Adam at a tuned rate on sigmoid."""
-    out = {}
-    for act in config.train_activations:
+    activation (xavier), one budget sweep each; and Adam at a tuned rate on sigmoid.
+    {activation or "adam": a callable returning its study}."""
+    def activation_study(act):
         sigmoid = act == "sigmoid"
         long = sigmoid and config.num_steps >= 2000
-        out[act] = study(config, data, activation=act, init="xavier", depths=config.train_depths,
-                         learning_rates=(config.sigmoid_learning_rates if sigmoid
-                                         else config.learning_rates),
-                         num_steps=config.num_steps if sigmoid else config.short_steps,
-                         record_every=config.record_every,
-                         # a long budget pays for a second compilation (and an unrolled,
-                         # slower to compile layer loop): each depth group on its own stack
-                         groups=2 if long else 1, unroll=long)
-    out["adam"] = study(config, data, activation="sigmoid", init="xavier",
-                        depths=config.adam_depths, learning_rates=config.adam_learning_rates,
-                        num_steps=config.adam_steps, optimizer="adam",
-                        record_every=config.record_every)
-    return out
+        return study(config, data, activation=act, init="xavier", depths=config.train_depths,
+                     learning_rates=(config.sigmoid_learning_rates if sigmoid
+                                     else config.learning_rates),
+                     num_steps=config.num_steps if sigmoid else config.short_steps,
+                     record_every=config.record_every,
+                     # a long budget pays for a second compilation (and an unrolled,
+                     # slower to compile layer loop): each depth group on its own stack
+                     groups=2 if long else 1, unroll=long)
+
+    jobs = {act: (lambda act=act: activation_study(act)) for act in config.train_activations}
+    jobs["adam"] = lambda: study(config, data, activation="sigmoid", init="xavier",
+                                 depths=config.adam_depths,
+                                 learning_rates=config.adam_learning_rates,
+                                 num_steps=config.adam_steps, optimizer="adam",
+                                 record_every=config.record_every)
+    return jobs
 
 
-def exploding(config, data) -> dict:
+def exploding_jobs(config, data) -> dict:
     """Two different ways to explode.
 
     scale: relu with gain 2 at depth ``remedy_depth``: every layer's gradient is large,
     by about the same factor; a smaller rate fixes it (plain GD vs clipping).
     (The ratio problem, tanh with gain 2, is ``update_ratios``.)
+    {"sgd", "clipped": a callable returning its study}.
     """
     d = config.remedy_depth
     data = {k: v[: config.explode_size] for k, v in data.items()}
     common = dict(activation="relu", init="normal_large", depths=[d], gain=config.large_scale,
                   num_steps=config.explode_steps, width=config.width, record_every=10)
     return {
-        "sgd": study(config, data, learning_rates=config.explode_learning_rates, **common),
-        "clipped": study(config, data, learning_rates=config.clip_learning_rates,
-                         optimizer=clipped_sgd, hyperparameters={"max_norm": config.clip_norm},
-                         **common),
+        "sgd": lambda: study(config, data, learning_rates=config.explode_learning_rates,
+                             **common),
+        "clipped": lambda: study(config, data, learning_rates=config.clip_learning_rates,
+                                 optimizer=clipped_sgd,
+                                 hyperparameters={"max_norm": config.clip_norm}, **common),
     }
 
 
@@ -168,24 +176,43 @@ def update_ratios(config, data) -> dict:
             "ends": ratio[..., [0, -1]]}  # (lrs, seeds, rows, 2): layer 1 and layer L
 
 
-def remedies(config, data, spec: dict, finished: dict) -> dict:
+def _reuses_finish(config, spec: dict, name: str) -> bool:
+    """Whether ``finish`` already trains remedy ``name`` (a plain xavier network of a
+    trained activation, at a trained depth)."""
+    act, init, residual, normalize = spec[name]
+    return (init == "xavier" and not (residual or normalize)
+            and act in config.train_activations and config.remedy_depth in config.train_depths)
+
+
+def remedy_jobs(config, data, spec: dict) -> dict:
     """Steps to the target at ``remedy_depth`` for each remedy (activation, init, residual,
-    normalize), best rate of ``config.learning_rates``; a plain xavier network already
-    trained by ``finish`` at that depth is reused (with its own budget and grid)."""
-    out, d = {}, config.remedy_depth
+    normalize), best rate of ``config.learning_rates``: {name: a callable returning its
+    study}, for the remedies ``finish`` does not already train."""
+    out = {}
     for name in config.remedies:
         act, init, residual, normalize = spec[name]
-        done = finished.get(act) if init == "xavier" and not (residual or normalize) else None
-        if done is not None and d in done["depths"]:
-            j = done["depths"].index(d)
-            out[name] = {**done, "depths": [d], "steps": done["steps"][:, j:j + 1],
-                         "diverged_at": done["diverged_at"][:, j:j + 1],
-                         "final_loss": done["final_loss"][:, j:j + 1],
-                         "initial_loss": done["initial_loss"][:, j:j + 1],
-                         "best": [{**done["best"][j]}], "curve": done["curve"][j:j + 1]}
+        if not _reuses_finish(config, spec, name):
+            out[name] = lambda act=act, init=init, residual=residual, normalize=normalize: study(
+                config, data, activation=act, init=init, residual=residual,
+                normalize=normalize, depths=[config.remedy_depth],
+                learning_rates=config.learning_rates, num_steps=config.short_steps,
+                record_every=config.record_every, traced=True)
+    return out
+
+
+def remedies(config, spec: dict, finished: dict, studied: dict) -> dict:
+    """Every remedy's study: ``studied`` (from ``remedy_jobs``), or the plain xavier
+    network that ``finish`` trained at that depth (with its own budget and grid)."""
+    out, d = {}, config.remedy_depth
+    for name in config.remedies:
+        if name in studied:
+            out[name] = studied[name]
             continue
-        out[name] = study(config, data, activation=act, init=init, residual=residual,
-                          normalize=normalize, depths=[d], learning_rates=config.learning_rates,
-                          num_steps=config.short_steps, record_every=config.record_every,
-                          traced=True)
+        done = finished[spec[name][0]]
+        j = done["depths"].index(d)
+        out[name] = {**done, "depths": [d], "steps": done["steps"][:, j:j + 1],
+                     "diverged_at": done["diverged_at"][:, j:j + 1],
+                     "final_loss": done["final_loss"][:, j:j + 1],
+                     "initial_loss": done["initial_loss"][:, j:j + 1],
+                     "best": [{**done["best"][j]}], "curve": done["curve"][j:j + 1]}
     return out

@@ -24,11 +24,8 @@ The measured numbers are the claims in results/optimizer_comparison/result.json
 
 import dataclasses
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import jax
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -184,24 +181,6 @@ def _plan(config: Config, benches: list) -> list[tuple]:
     return plan
 
 
-def _in_threads(jobs: list, workers: int) -> list:
-    """Run the callables ``jobs`` on ``workers`` threads; their results, in order.
-
-    XLA compiles and runs with Python's GIL released, so on a 2-core CPU two optimizers'
-    sweeps compile side by side (most of this experiment's cold time is compilation).
-    jax's thread-local settings (rank promotion) are carried into the workers."""
-    promotion = jax.config.jax_numpy_rank_promotion
-
-    def call(job):
-        with jax.numpy_rank_promotion(promotion):
-            return job()
-
-    if workers <= 1:
-        return [call(job) for job in jobs]
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(call, jobs))
-
-
 def _groups(config: Config, benches: list) -> tuple[list, list]:
     """Every group's entries and SciPy rows, and the quadratic-theory reruns.
 
@@ -224,7 +203,7 @@ def _groups(config: Config, benches: list) -> tuple[list, list]:
     theory_job = lambda: quadratic_theory(config, benches[:len(config.kappas)])  # noqa: E731
     slow = sorted(names, key=lambda n: n not in _SLOW_TO_BUILD)  # longest jobs first
     jobs = [optimizer_job(n) for n in slow] + [scipy_job, theory_job]
-    *done, outside, theory = _in_threads(jobs, min(4, os.cpu_count() or 1))
+    *done, outside, theory = gdlab.experiment.in_threads(jobs)
     entries = {k: v for d in done for k, v in d.items()}
     for i, (b, group, steps, _) in enumerate(plan):  # the timed benches, alone
         if b.name in config.timed:

@@ -245,25 +245,47 @@ def _remedy_series(config: Config, prof: dict, inits) -> dict:
     return out
 
 
+def _at_init(config: Config, data: dict) -> dict:
+    """The small measurements at initialisation (forward spread, precision, chains)."""
+    return {"collapse": at_init.forward_spread(config, data),
+            "precision": at_init.precision(config, data),
+            "chain": at_init.chain(config), "matrix": at_init.matrix_chain(config)}
+
+
 def run(config: Config) -> dict:
     _check(config)
     data = batch(config)
     inits = _all_inits(config)
-    prof = at_init.profiles(config, data, inits, gain, _architectures(config))
-    collapse = at_init.forward_spread(config, data)
     train_data = {k: v[: config.train_size] for k, v in data.items()}
+    # The independent studies, the longest first, side by side on the CPU cores (each
+    # runs the programs it would run alone: the numbers do not depend on the threads).
+    jobs = {("finish", k): job for k, job in training.finish_jobs(config, train_data).items()}
+    if config.train_remedies:
+        jobs[("update_ratio",)] = lambda: training.update_ratios(config, data)
+        jobs |= {("exploding", k): job
+                 for k, job in training.exploding_jobs(config, data).items()}
+    jobs[("profile",)] = lambda: at_init.profiles(config, data, inits, gain,
+                                                   _architectures(config))
+    if config.train_remedies:
+        jobs |= {("remedy", k): job
+                 for k, job in training.remedy_jobs(config, train_data, REMEDIES).items()}
+    jobs[("at_init",)] = lambda: _at_init(config, data)
+    done = dict(zip(jobs, gdlab.experiment.in_threads(jobs.values()), strict=True))
+
+    def part(kind):
+        return {key[1]: value for key, value in done.items() if key[0] == kind}
+
+    prof = done[("profile",)]
     series: dict = {
         "profile": _profile_series(config, prof, inits),
         "remedy_init": _remedy_series(config, prof, inits),
-        "collapse": collapse,
-        "precision": at_init.precision(config, data),
-        "chain": at_init.chain(config),
-        "matrix": at_init.matrix_chain(config),
-        "finish": training.finish(config, train_data),
-        "exploding": training.exploding(config, data) if config.train_remedies else {},
-        "update_ratio": training.update_ratios(config, data) if config.train_remedies else {},
+        **done[("at_init",)],
+        "finish": part("finish"),
+        "exploding": part("exploding"),
+        "update_ratio": done.get(("update_ratio",), {}),
     }
-    series["remedy_train"] = (training.remedies(config, train_data, REMEDIES, series["finish"])
+    series["remedy_train"] = (training.remedies(config, REMEDIES, series["finish"],
+                                                part("remedy"))
                               if config.train_remedies else {})
     return {"metrics": _metrics(config, series), "series": series}
 

@@ -43,16 +43,3 @@ def test_summary_table_separates_not_run_from_never(quick_run):
     text = loaded.module._summary_table(groups, order)
     line = next(x for x in text.splitlines() if x.startswith("| not_a_method"))
     assert line.count("not run") == len(groups) and "never" not in line
-
-
-def test_jobs_in_threads_come_back_in_order_with_the_callers_rank_promotion(quick_run):
-    import jax
-
-    loaded, _, _ = quick_run("optimizer_comparison")
-
-    def job(i):
-        return lambda: (i, jax.config.jax_numpy_rank_promotion)
-
-    with jax.numpy_rank_promotion("allow"):  # thread-local in jax: the workers must inherit it
-        got = loaded.module._in_threads([job(i) for i in range(7)], 3)
-    assert got == [(i, "allow") for i in range(7)]
