@@ -257,7 +257,7 @@ def run(config: Config) -> dict:
     data = batch(config)
     inits = _all_inits(config)
     train_data = {k: v[: config.train_size] for k, v in data.items()}
-    # The independent studies, the longest first, side by side on the CPU cores (each
+    # The independent studies side by side on the CPU cores, the budget sweeps first (each
     # runs the programs it would run alone: the numbers do not depend on the threads).
     jobs = {("finish", k): job for k, job in training.finish_jobs(config, train_data).items()}
     if config.train_remedies:
