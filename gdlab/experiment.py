@@ -22,7 +22,7 @@ gallery renders them from the stored results (``tools/build_readme.py``).
 import dataclasses
 import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -111,8 +111,8 @@ def sibling(script: str, name: str) -> ModuleType:
 
 def in_threads(jobs, workers: int | None = None) -> list:
     """Call the independent callables ``jobs`` side by side on threads; their results, in
-    order (when jobs fail, the first failing one's exception is raised here, after every
-    job has ended).
+    order. When a job fails, the jobs not yet started are dropped, the running ones end,
+    and the exception of the first failed job (in order) is raised here.
 
     XLA compiles and runs with Python's GIL released, and the CPU runs two programs of one
     device at once, so an experiment's independent parts keep every core busy. Each job
@@ -145,6 +145,12 @@ def in_threads(jobs, workers: int | None = None) -> list:
 
     with ThreadPoolExecutor(min(workers, len(jobs))) as pool:
         futures = [pool.submit(call, job) for job in jobs]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        for future in futures:  # after a failure, start nothing new
+            future.cancel()
+    failed = [f for f in futures if not f.cancelled() and f.exception() is not None]
+    if failed:
+        raise failed[0].exception()
     return [f.result() for f in futures]
 
 
