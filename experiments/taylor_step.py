@@ -327,11 +327,16 @@ def _train(loss, init, lrs, seeds, data, config: Config):
 
     Each run is its own call of one compiled sweep program (one η, one seed): a network
     vmapped over runs turns its matmuls into batched ones, which XLA's CPU backend runs
-    about 2× slower than the same runs one after another."""
-    runs = [gdlab.train.sweep(loss, init, "sgd", {"learning_rate": [lr]}, config.num_steps,
-                              seeds=[seed], data=data, record=config.track_every,
-                              record_params=True)
-            for lr in lrs for seed in seeds]
+    about 2× slower than the same runs one after another. The first call compiles it;
+    the others then run side by side on the CPU cores (the same program: the same numbers)."""
+    def one(lr, seed):
+        return gdlab.train.sweep(loss, init, "sgd", {"learning_rate": [lr]}, config.num_steps,
+                                 seeds=[seed], data=data, record=config.track_every,
+                                 record_params=True)
+
+    points = [(lr, seed) for lr in lrs for seed in seeds]
+    runs = [one(*points[0])] + gdlab.experiment.in_threads(
+        [lambda p=p: one(*p) for p in points[1:]])
     shape = (len(lrs), len(seeds))
     join = lambda *a: np.concatenate(a).reshape(shape + a[0].shape[2:])
     return SimpleNamespace(loss=join(*(r.loss for r in runs)),
