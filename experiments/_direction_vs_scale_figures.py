@@ -162,7 +162,9 @@ def coordinate_figure(quad, order, scales, budget):
             key = "axis-aligned" if g == 1 else f"coordinate ×{g:g}"
             s = plotting.array(runs[name][key]["steps_to_target"])
             s = np.where(np.isfinite(s), s, np.inf)
-            q = np.quantile(s, [0.25, 0.5, 0.75])
+            with np.errstate(invalid="ignore"):  # between two never-reached runs: inf − inf
+                q = np.quantile(s, [0.25, 0.5, 0.75])
+            q = np.where(np.isnan(q), np.inf, q)  # that quantile is never reached either
             med.append(q[1]), lo.append(q[0]), hi.append(q[2])
             reached.append(np.isfinite(q[1]))
         med, lo, hi, reached = map(np.asarray, (med, lo, hi, reached))
